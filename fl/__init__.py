@@ -1,0 +1,30 @@
+"""Flask application: serves the built page (``dist/``) and the API under ``/api/``.
+
+``create_app(config)`` is the only entry point; ``python -m fl`` runs it.
+"""
+from pathlib import Path
+
+from flask import Flask
+
+from fl.api import api
+from fl.errors import register_error_handlers
+from fl.static import register_static, add_isolation_headers
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config=None):
+    """Build the Flask app.
+
+    config: optional mapping that overrides the defaults, e.g. ``{"DIST_DIR": path}``.
+    Returns a configured ``Flask`` instance; nothing is started.
+    """
+    app = Flask(__name__, static_folder=None)
+    app.config.from_mapping(DIST_DIR=str(REPO_ROOT / "dist"))
+    if config is not None:
+        app.config.from_mapping(config)
+    app.register_blueprint(api, url_prefix="/api")
+    register_static(app)
+    register_error_handlers(app)
+    app.after_request(add_isolation_headers)
+    return app
