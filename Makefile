@@ -43,14 +43,15 @@ $(CHROMIUM):
 chromium: $(CHROMIUM)
 
 # --- build ----------------------------------------------------------------------------
-$(MODEL)/manifest.json: $(STAMPS)/venv $(wildcard tools/model_*.py)
+$(MODEL)/manifest.json: $(wildcard tools/model_*.py) | $(STAMPS)/venv
 	HF_HUB_OFFLINE=1 $(PY) tools/model_build.py --out $(MODEL) --cache .cache/model
 
 model: $(MODEL)/manifest.json
 
 build/app.js: $(STAMPS)/venv $(SRC_PY)
-	cd src_py && ../$(VENV)/bin/transcrypt -b -m -n -od ../build app.py > ../.transcrypt.log 2>&1 \
-		|| { cat ../.transcrypt.log; exit 1; }
+	@mkdir -p .cache
+	cd src_py && ../$(VENV)/bin/transcrypt -b -m -n -od ../build app.py > ../.cache/transcrypt.log 2>&1 \
+		|| { cat ../.cache/transcrypt.log; exit 1; }
 	@touch $@
 
 transpile: build/app.js
@@ -75,7 +76,7 @@ bench: build chromium
 	$(PY) -m bench
 
 clean:
-	rm -rf build dist .transcrypt.log .cache/parity
+	rm -rf build dist .cache/parity .cache/transcrypt.log
 
 distclean: clean
 	rm -rf $(VENV) node_modules $(STAMPS) $(MODEL) .cache

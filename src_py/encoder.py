@@ -33,7 +33,7 @@ async def _import_runtime(backend):
         ort = await __pragma__("js", "{}", 'import("onnxruntime-web/wasm")')
         mjs = await __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.mjs?url")')
         wasm = await __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.wasm?url")')
-    ort.env.wasm.wasmPaths = {"mjs": mjs.default, "wasm": wasm.default}
+    ort.env.wasm.wasmPaths = {"mjs": mjs["default"], "wasm": wasm["default"]}
     return ort
 
 

@@ -16,7 +16,7 @@ def describe(thrown):
     transpiled code, so ``except Exception`` does not catch them; boundary code catches
     everything and passes the value here.
     """
-    if thrown is None or thrown is undefined:
+    if thrown is None or typeof(thrown) == "undefined":
         return "unknown error"
     if thrown.text:
         return thrown.text

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from e2e_support import Server, dist_without, open_page
+from e2e_support import Server, app_page, browser, dist_without, open_page, server  # noqa: F401
 from reference import FIXED_SENTENCES, cosine, hf_tokenizer, load_manifest, native_embed
 
 DEFAULT_LABELS = ["Dev", "Meeting", "Email"]

