@@ -74,3 +74,16 @@ class LinearHead:
             if probs[k] > probs[best]:
                 best = k
         return {"label": self.labels[best], "scores": scores}
+
+
+def head_with_weights(labels, dim, weights, bias):
+    """Return a LinearHead over ``labels`` holding the given row-major weights and bias."""
+    head = LinearHead(labels, dim)
+    if len(weights) != len(labels) * dim or len(bias) != len(labels):
+        raise ValueError("Weights must be " + str(len(labels)) + " x " + str(dim)
+                         + " and bias " + str(len(labels)) + " long.")
+    for i in range(len(weights)):
+        head.weights[i] = weights[i]
+    for k in range(len(bias)):
+        head.bias[k] = bias[k]
+    return head
