@@ -50,8 +50,12 @@ model: $(MODEL)/manifest.json
 
 build/app.js: $(STAMPS)/venv $(SRC_PY)
 	@mkdir -p .cache
-	cd src_py && ../$(VENV)/bin/transcrypt -b -m -n -od ../build app.py > ../.cache/transcrypt.log 2>&1 \
-		|| { cat ../.cache/transcrypt.log; exit 1; }
+	rm -rf build
+	# One Transcrypt run per entry module (the page, the tokenizer worker), all into build/;
+	# -b (rebuild all) would empty build/ between the runs, so a clean start replaces it.
+	cd src_py && for entry in app.py tokenizer_worker.py; do \
+		../$(VENV)/bin/transcrypt -m -n -od ../build $$entry > ../.cache/transcrypt.log 2>&1 \
+			|| { cat ../.cache/transcrypt.log; exit 1; }; done
 	@touch $@
 
 transpile: build/app.js

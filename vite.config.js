@@ -20,6 +20,8 @@ export default defineConfig({
     proxy: { '/api': `http://127.0.0.1:${process.env.PORT || 8000}` },
   },
   preview: { headers: isolation },
+  // The tokenizer worker is an ES module importing the transpiled tokenizer.
+  worker: { format: 'es' },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   build: {
     target: 'es2022',

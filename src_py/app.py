@@ -2,19 +2,19 @@
 exposes the automation API ``window.tinybert``."""
 from assets import fetch_bytes, fetch_json
 from core.head import LinearHead
-from core.tokenizer import Tokenizer, config_from_tokenizer_json
 from encoder import open_encoder
 from errors import AppError, describe
+from tokenizer_client import TokenizerClient
 from ui import Page
 
 DEFAULT_LABELS = ["Dev", "Meeting", "Email"]
 
 
-def check_text(text):
-    """Refuse what cannot be classified: non-text and empty or blank text."""
+def check_text(text, allow_blank):
+    """Refuse non-text, and empty or blank text unless ``allow_blank`` (tokenising "" is fine)."""
     if not isinstance(text, str):
-        raise AppError("Expected a text to classify, got " + str(typeof(text)) + ".")
-    if len(text.strip()) == 0:
+        raise AppError("Expected a text, got " + str(typeof(text)) + ".")
+    if not allow_blank and len(text.strip()) == 0:
         raise AppError("Type a text first: there is nothing to classify.")
 
 
@@ -28,11 +28,12 @@ class App:
         self.head = head
 
     async def tokenize(self, text):
-        check_text(text)
-        return self.tokenizer.encode(text)
+        check_text(text, True)
+        return await self.tokenizer.encode(text)
 
     async def embed(self, text):
-        ids = await self.tokenize(text)
+        check_text(text, False)
+        ids = await self.tokenizer.encode(text)
         return await self.encoder.embed_ids(ids)
 
     async def predict(self, text):
@@ -58,7 +59,8 @@ async def load_app(page):
     page.show_status("Loading the model…", "info")
     manifest = await fetch_json("manifest.json")
     tokenizer_json = await fetch_json("tokenizer.json")
-    tokenizer = Tokenizer(config_from_tokenizer_json(tokenizer_json, manifest["max_length"]))
+    tokenizer = TokenizerClient()
+    await tokenizer.init(tokenizer_json, manifest["max_length"])
     model_bytes = await fetch_bytes(manifest["encoder_file"])
     page.show_status("Starting the encoder…", "info")
     encoder = await open_encoder(model_bytes, manifest["hidden_size"], requested_backend())

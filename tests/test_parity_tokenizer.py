@@ -54,6 +54,15 @@ def test_corpus_ids_identical_in_node(tj, corpus, max_length):
         assert len(bad) == 0, '%d differ from the reference, e.g. %r' % (len(bad), examples)
 
 
+def test_tokenizer_from_json_config(tj, corpus):
+    """A config that went through JSON (e.g. stored, or sent to a worker) works the same."""
+    cfg = run_py_many(MODULE, 'config_from_tokenizer_json', [[tj, 64]])[0]
+    cases = [[s] for s in corpus[::50]]
+    steps = [('tok', 'Tokenizer', [cfg])]
+    js = run_js_many(MODULE, 'tok.encode', cases, steps)
+    assert js == run_py_many(MODULE, 'tok.encode', cases, setup_steps(tj, 64))
+
+
 def test_unicode_sweep_in_node_matches_reference(tj):
     texts = sweep_strings()
     js = run_js_many(MODULE, 'tok.encode', [[s] for s in texts], setup_steps(tj, None))
@@ -123,3 +132,40 @@ def test_hf_view_is_what_node_strings_hold():
     # The reference view of a string with lone surrogates is what the Node side decodes.
     assert hf_view('a\ud800b') == 'a\ufffdb'
     assert hf_view('\ud83d\ude00') == '\U0001F600'
+
+
+def test_javascript_property_names_are_plain_words(tj):
+    """Words and vocabulary entries that are also JavaScript/Transcrypt property names."""
+    obj = copy.deepcopy(tj)
+    obj['normalizer']['lowercase'] = False
+    obj['added_tokens'] = []
+    names = ['hasOwnProperty', 'constructor', 'toString', 'valueOf', '##String', '##s',
+             'isPrototypeOf', 'keys', 'items', 'get', 'py_get', '__proto__', '__class__',
+             'length', 'prototype', '##Property']
+    vocab = {'[PAD]': 0, '[UNK]': 1, '[CLS]': 2, '[SEP]': 3, '_': 4}
+    for n in names:
+        vocab[n] = len(vocab)
+    for c in 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ':
+        vocab[c] = len(vocab)
+        vocab['##' + c] = len(vocab)
+    obj['model']['vocab'] = vocab
+    obj['post_processor'] = {'type': 'BertProcessing', 'sep': ['[SEP]', 3],
+                             'cls': ['[CLS]', 2]}
+    obj['padding'] = None
+    texts = ['hasOwnProperty constructor toString valueOf keys get items length',
+             'hasOwnPropertys constructors __proto__ __class__ py_get prototype',
+             'hasOwn hasOwnProperty', 'toStringString isPrototypeOf', 'popitem setdefault',
+             'fromkeys copy update values clear pop del', 'hasOwnProperty' * 3]
+    cases = [[t] for t in texts]
+    steps = setup_steps(obj, None)
+    js = run_js_many(MODULE, 'tok.encode', cases, steps)
+    assert js == run_py_many(MODULE, 'tok.encode', cases, steps)
+    assert js == ref_ids(reference(obj), texts)
+
+
+def test_missing_max_length_means_no_truncation(tj):
+    """config_from_tokenizer_json(obj) called from JavaScript without max_length."""
+    text = 'word ' * 300
+    steps = [('cfg', 'config_from_tokenizer_json', [tj]), ('tok', 'Tokenizer', [ref('cfg')])]
+    js = run_js_many(MODULE, 'tok.encode', [[text]], steps)[0]
+    assert len(js) == 302

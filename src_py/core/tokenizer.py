@@ -48,10 +48,14 @@ Documented decisions (where we deliberately choose a behaviour):
   vocabulary, so the ids cannot change.
 
 Transcrypt notes: no keyword arguments, no negative indexes, no list operators, explicit
-``len(...) > 0`` tests, and lookups in dicts only with ``in`` then ``[]`` (``dict.get`` in
-Transcrypt also finds inherited and renamed attributes). The key 'hasOwnProperty' would
-shadow the method the JavaScript ``in`` relies on, so it is stored under a mangled key.
-Hot loops call module-level functions, not methods (method access binds a new function).
+``len(...) > 0`` tests, ``== None`` where JavaScript's ``undefined`` may appear, and lookups
+in dicts only with ``in`` then ``[]`` (``dict.get`` in Transcrypt also finds inherited and
+renamed attributes such as 'constructor' or 'keys'). The tokenizer.json object may be a
+JSON.parse object: it is read with subscripts and ``in`` only, and its keys are listed with
+``Object.keys`` (``dict(obj)`` would attach Transcrypt's dict methods to it). A word or
+vocabulary entry 'hasOwnProperty' would shadow the method the JavaScript ``in`` relies on, so
+it is stored under a mangled key. Hot loops call module-level functions, not methods (in
+Transcrypt every method access binds a new function). Caches are bounded (CACHE_LIMIT).
 """
 from core.unicode_tables import CONTROL, CLEAN_WS, CJK, MN, STRIP_MAP, LOWER_MAP, SPLIT_WS, PUNCT
 
@@ -82,8 +86,8 @@ T_BASE = 0x11A7
 V_COUNT = 21
 T_COUNT = 28
 
-# True when strings are UTF-16 (JavaScript): String.fromCharCode truncates to 16 bits there.
-_UTF16 = ord(chr(0x10000)) != 0x10000
+# True when running as JavaScript: there chr is String.fromCharCode, which keeps 16 bits.
+_IN_JS = ord(chr(0x10000)) != 0x10000
 
 SUPPORTED_NORMALIZERS = ['BertNormalizer']
 SUPPORTED_PRE_TOKENIZERS = ['BertPreTokenizer']
@@ -103,10 +107,22 @@ ASTRAL_CACHE_LIMIT = 10000   # code points above U+FFFF kept in their cache
 
 def _cp_str(cp):
     """The string of one code point, in either runtime."""
-    if cp < 0x10000 or not _UTF16:
+    if cp < 0x10000 or not _IN_JS:
         return chr(cp)
     v = cp - 0x10000
     return chr(0xD800 + (v >> 10)) + chr(0xDC00 + (v & 0x3FF))
+
+
+def _own_keys(obj):
+    """Keys of a dict, or of a plain JavaScript object (e.g. from JSON.parse).
+
+    Transcrypt's dict() would attach its methods to the object, which fails when a key is
+    'hasOwnProperty'; Object.keys does not care. (Object is never evaluated under CPython;
+    the subscript keeps Transcrypt from renaming keys to py_keys.)
+    """
+    if _IN_JS:
+        return Object['keys'](obj)  # noqa: F821
+    return list(obj.keys())
 
 
 def _in_ranges(ranges, cp):
@@ -260,10 +276,10 @@ def _key(s):
 
 def _field(obj, name, default):
     """obj[name] for a dict or a JSON-parsed JavaScript object; default when absent/null."""
-    if obj is None or not (name in obj):
+    if obj == None or not (name in obj):  # noqa: E711  (== also catches undefined)
         return default
     v = obj[name]
-    if v is None:
+    if v == None:  # noqa: E711
         return default
     return v
 
@@ -300,11 +316,14 @@ def _special_ids(processor, name):
     return ids
 
 
-def config_from_tokenizer_json(obj, max_length):
+def config_from_tokenizer_json(obj, max_length=None):
     """A plain dict config from a parsed tokenizer.json (a dict, or a JSON.parse object).
 
-    max_length: the longest encoding including special tokens, or None for no truncation.
+    max_length: the longest encoding including special tokens, or None for no truncation
+    (a missing argument, undefined in JavaScript, counts as None).
     """
+    if max_length == None:  # noqa: E711  (== also catches JavaScript's undefined)
+        max_length = None
     normalizer = _field(obj, 'normalizer', None)
     _type_of(normalizer, 'normalizer', SUPPORTED_NORMALIZERS)
     _type_of(_field(obj, 'pre_tokenizer', None), 'pre_tokenizer', SUPPORTED_PRE_TOKENIZERS)
@@ -318,12 +337,23 @@ def config_from_tokenizer_json(obj, max_length):
     if strip is None:
         strip = lowercase
 
+    # Membership is tested while copying: a vocabulary key 'hasOwnProperty' would break `in`
+    # on the JavaScript object. Names a Transcrypt dict reserves are left out (they contain
+    # '_', which the pre-tokenizer always isolates, so no word can ever look them up).
     src = model['vocab']
-    vocab = {}
-    for tok in dict(src).keys():
-        vocab[tok] = src[tok]
     unk = _field(model, 'unk_token', '[UNK]')
-    if not (unk in vocab):
+    vocab = {}
+    unk_found = False
+    vocab_pad = None
+    for tok in _own_keys(src):
+        if tok in _RESERVED:
+            continue
+        vocab[tok] = src[tok]
+        if tok == unk:
+            unk_found = True
+        elif tok == '[PAD]':
+            vocab_pad = src[tok]
+    if not unk_found:
         raise ValueError('unk_token ' + str(unk) + ' is not in the vocabulary')
 
     prefix_ids = []
@@ -348,8 +378,8 @@ def config_from_tokenizer_json(obj, max_length):
     padding = _field(obj, 'padding', None)
     if padding is not None:
         pad_id = _field(padding, 'pad_id', 0)
-    elif '[PAD]' in vocab:
-        pad_id = vocab['[PAD]']
+    elif vocab_pad is not None:
+        pad_id = vocab_pad
     else:
         pad_id = 0
 
@@ -567,7 +597,7 @@ class Tokenizer:
         src = config['vocab']
         vocab = {}
         max_len = 1
-        for tok in dict(src).keys():
+        for tok in _own_keys(src):
             if tok in _RESERVED:
                 continue
             vocab[_key(tok)] = src[tok]
@@ -663,7 +693,7 @@ class Tokenizer:
         if self._id_to_token is None:
             table = {}
             src = self._src_vocab
-            for tok in dict(src).keys():
+            for tok in _own_keys(src):
                 table[str(src[tok])] = tok
             self._id_to_token = table
         out = []
