@@ -31,7 +31,9 @@ $(STAMPS)/venv: pyproject.toml
 
 $(STAMPS)/npm: package.json package-lock.json
 	@mkdir -p $(STAMPS)
-	npm ci --no-audit --no-fund
+	# --ignore-scripts: install scripts may try to download binaries (onnxruntime-node
+	# does, for the benchmark-only transformers.js); nothing here needs them.
+	npm ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
 setup: $(STAMPS)/venv $(STAMPS)/npm

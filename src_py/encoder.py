@@ -55,7 +55,8 @@ def _int64_tensor(ort, values):
 class Encoder:
     """A loaded encoder session. Create it with ``open_encoder``."""
 
-    def __init__(self, ort, session, backend, threads, hidden_size):
+    def __init__(self, ort, session, backend, threads, hidden_size, note):
+        self.note = note
         self.ort = ort
         self.session = session
         self.backend = backend
@@ -89,31 +90,58 @@ class Encoder:
         return __new__(Float32Array(vector))
 
     def info(self):
-        """Return ``{"name": backend, "threads": n}``."""
-        return {"name": self.backend, "threads": self.threads}
+        """Return ``{"name": backend, "threads": n, "note": why this backend}``."""
+        return {"name": self.backend, "threads": self.threads, "note": self.note}
 
 
-async def open_encoder(model_bytes, hidden_size, prefer):
+def _wasm_available():
+    return typeof(WebAssembly) != "undefined"
+
+
+async def _create_session(backend, model_bytes, session_options):
+    ort = await _import_runtime(backend)
+    threads = _thread_count() if backend == "wasm" else 1
+    ort.env.wasm.numThreads = threads
+    options = {"executionProviders": [backend]}
+    for key in __pragma__("js", "{}", "Object.keys(session_options)"):
+        options[key] = session_options[key]
+    session = await ort.InferenceSession.create(model_bytes, options)
+    return {"ort": ort, "session": session, "threads": threads}
+
+
+async def open_encoder(model_bytes, manifest, prefer):
     """Create the encoder session from the ONNX file's bytes.
 
-    prefer: "webgpu", "wasm" or None (automatic: WebGPU when an adapter exists).
-    Returns an Encoder. Raises AppError when no backend can run the model.
+    manifest: the model manifest (hidden size, runtime session options).
+    prefer: "webgpu", "wasm" or None (automatic: WebGPU when the browser offers an adapter and
+    the session starts there, WASM otherwise).
+    Returns an Encoder whose ``info()`` says which backend runs and why.
+    Raises AppError when no backend can run the model, saying what to do.
     """
-    backend = "wasm"
-    if prefer != "wasm":
-        adapter = await _gpu_adapter()
-        if adapter is not None:
-            backend = "webgpu"
-        elif prefer == "webgpu":
-            raise AppError("WebGPU was requested but this browser offers no WebGPU adapter. "
-                           + "Use ?backend=wasm or a browser with WebGPU.")
-    ort = await _import_runtime(backend)
-    threads = _thread_count()
-    ort.env.wasm.numThreads = threads
-    options = {"executionProviders": [backend], "graphOptimizationLevel": "all"}
+    session_options = manifest["runtime"]["session_options"] if manifest["runtime"] else {}
+    adapter = None if prefer == "wasm" else await _gpu_adapter()
+    if prefer == "webgpu" and adapter is None:
+        raise AppError("WebGPU was requested but this browser offers no WebGPU adapter. "
+                       + "Choose Auto or WASM in the backend setting (or use ?backend=wasm).")
+    note = "forced" if prefer is not None else ("" if adapter is not None else "no WebGPU adapter")
+    if adapter is not None:
+        try:
+            made = await _create_session("webgpu", model_bytes, session_options)
+            return Encoder(made["ort"], made["session"], "webgpu", made["threads"],
+                           manifest["hidden_size"], note)
+        except:  # noqa: E722
+            failure = describe(__except0__)
+            if prefer == "webgpu":
+                raise AppError("The encoder could not start on WebGPU: " + failure
+                               + ". Choose Auto or WASM in the backend setting.")
+            note = "WebGPU failed: " + failure
+    if not _wasm_available():
+        raise AppError("This browser can run neither WebGPU nor WebAssembly, so the encoder "
+                       + "cannot run here. Use a current Chrome, Edge, Firefox or Safari.")
     try:
-        session = await ort.InferenceSession.create(model_bytes, options)
+        made = await _create_session("wasm", model_bytes, session_options)
     except:  # noqa: E722
-        raise AppError("Could not start the encoder on " + backend + ": "
-                       + describe(__except0__) + ". Rebuild the model with `make model`.")
-    return Encoder(ort, session, backend, threads, hidden_size)
+        raise AppError("Could not start the encoder on wasm: " + describe(__except0__)
+                       + ". Rebuild the model with `make model` and reload.")
+    return Encoder(made["ort"], made["session"], "wasm", made["threads"],
+                   manifest["hidden_size"], note)

@@ -20,6 +20,9 @@ class Page:
         self.backend = _el("backend")
         self.latency = _el("latency")
         self.status = _el("status")
+        self.progress = _el("model-progress")
+        self.progress_text = _el("model-progress-text")
+        self.backend_choice = _el("backend-choice")
 
     def show_status(self, message, kind):
         """Show ``message``; kind is "info", "ready" or "error" (errors are announced)."""
@@ -28,9 +31,28 @@ class Page:
         self.status.setAttribute("role", "alert" if kind == "error" else "status")
 
     def show_backend(self, info):
+        """Show the backend in use, its threads, and why it was chosen when that matters."""
         threads = info["threads"]
-        self.backend.textContent = info["name"] + " · " + str(threads) + (
-            " thread" if threads == 1 else " threads")
+        text = info["name"] + " · " + str(threads) + (" thread" if threads == 1 else " threads")
+        if info["note"]:
+            text = text + " (" + info["note"] + ")"
+        self.backend.textContent = text
+
+    def show_backend_failure(self):
+        self.backend.textContent = "none (see the message below)"
+
+    def show_backend_choice(self, current, on_change):
+        """Set the backend setting's value; ``on_change(value)`` runs when the user changes it."""
+        self.backend_choice.value = current
+        self.backend_choice.addEventListener(
+            "change", lambda event: on_change(self.backend_choice.value))
+
+    def show_progress(self, received, total):
+        """Model download progress: bytes received of total."""
+        self.progress.max = total
+        self.progress.value = received
+        self.progress_text.textContent = (
+            (received / 1e6).toFixed(1) + " / " + (total / 1e6).toFixed(1) + " MB")
 
     def show_prediction(self, result, labels, millis):
         """Show the best label, a bar per label in ``labels`` order, and the latency."""

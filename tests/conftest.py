@@ -7,3 +7,6 @@ _SRC = os.path.join(os.path.dirname(_TESTS), 'src_py')
 for _p in (_SRC, _TESTS):
     if _p not in sys.path:
         sys.path.insert(0, _p)
+
+# Browser end-to-end fixtures (real server over HTTP, Debian's Chromium), shared by all modules.
+from e2e_support import app_page, browser, server  # noqa: E402,F401

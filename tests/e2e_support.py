@@ -103,16 +103,27 @@ def browser():
         instance.close()
 
 
+def launch_other(browser, extra_args, drop_args=()):
+    """Another Chromium from the same Playwright, with other flags (e.g. WebGPU on)."""
+    args = [a for a in CHROMIUM_ARGS if a not in drop_args] + list(extra_args)
+    return browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=args)
+
+
 def open_page(browser, url):
     """Open ``url`` in a fresh context and wait until the page is ready or shows an error."""
     context = browser.new_context()
     page = context.new_page()
     page.goto(url)
+    wait_ready(page)
+    return page
+
+
+def wait_ready(page):
+    """Wait until the page exposes ``window.tinybert`` or reports why it could not start."""
     page.wait_for_function(
         "() => window.tinybert !== undefined || window.tinybertError !== undefined",
         timeout=PAGE_READY_MS,
     )
-    return page
 
 
 @pytest.fixture(scope="module")

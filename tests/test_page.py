@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from e2e_support import Server, app_page, browser, dist_without, open_page, server  # noqa: F401
+from e2e_support import Server, dist_without, open_page
 from reference import FIXED_SENTENCES, cosine, hf_tokenizer, load_manifest, native_embed
 
 DEFAULT_LABELS = ["Dev", "Meeting", "Email"]
@@ -21,12 +21,13 @@ def test_predict_from_the_ui_shows_label_scores_backend_and_latency(app_page):
                     rows.nth(i).locator("meter").evaluate("m => m.value")) for i in range(3)]
     assert sum(values) == pytest.approx(1.0, abs=1e-6)
     assert page.text_content("#latency").endswith(" ms")
-    assert page.text_content("#backend") == "wasm · 2 threads"
+    assert page.text_content("#backend") == "wasm · 2 threads (no WebGPU adapter)"
 
 
 def test_page_is_cross_origin_isolated_and_uses_two_threads(app_page):
     assert app_page.evaluate("() => window.crossOriginIsolated") is True
-    assert app_page.evaluate("() => window.tinybert.backend()") == {"name": "wasm", "threads": 2}
+    assert app_page.evaluate("() => window.tinybert.backend()") == {
+        "name": "wasm", "threads": 2, "note": "no WebGPU adapter"}
     assert app_page.evaluate("() => window.tinybert.labels()") == DEFAULT_LABELS
 
 

@@ -2,7 +2,6 @@
 reference ids for the whole tokenizer corpus."""
 import pytest
 
-from e2e_support import app_page, browser, server  # noqa: F401
 from reference import load_manifest
 from test_tokenizer import (has_special_literal, load_corpus, load_tokenizer_json, ref_ids,
                             reference)

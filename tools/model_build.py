@@ -41,6 +41,14 @@ TOKENIZER_FILES = ["tokenizer.json", "vocab.txt", "tokenizer_config.json",
 # so it catches a quantisation regression without flaking on small drift.
 COSINE_THRESHOLD = 0.95
 SPDX = {"apache-2.0": "Apache-2.0", "mit": "MIT"}
+# How the page runs the encoder (read by src_py/encoder.py). Each text runs alone (batch 1,
+# never padded): dynamic INT8 quantises activations per tensor, so padding would change a
+# text's embedding. The unfused graph is kept: fusing measured slower here (see --try-fusion).
+RUNTIME_SETTINGS = {
+    "batch": 1,
+    "pad": False,
+    "session_options": {"graphOptimizationLevel": "all", "executionMode": "sequential"},
+}
 
 
 @contextlib.contextmanager
@@ -190,6 +198,7 @@ def build(out: Path, cache: Path, staging: Path, fusion: bool) -> dict:
         "inputs": list(model_export.INPUTS),
         "output": model_export.OUTPUT,
         "encoder_file": ENCODER_FILE,
+        "runtime": RUNTIME_SETTINGS,
         "quantization": {"method": "dynamic", "weight_type": "QInt8", "per_channel": True,
                          "reduce_range": False, "opset": model_export.OPSET, "fused": fused,
                          "fp32_sha256": file_digest(fp32)["sha256"]},

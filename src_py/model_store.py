@@ -1,0 +1,100 @@
+"""The model file on this device: downloaded once with progress, checked against the manifest's
+sha256, kept in the Cache API so that the next visit starts without downloading.
+
+A cache entry whose bytes do not match the manifest (corrupted, or left by an older build) is
+deleted and fetched again.
+"""
+from errors import AppError, describe
+
+CACHE_NAME = "tinybert-model"
+
+
+async def sha256_hex(data):
+    """Return the lowercase hex SHA-256 of a Uint8Array."""
+    digest = __new__(Uint8Array(await crypto.subtle.digest("SHA-256", data)))
+    parts = []
+    for i in range(len(digest)):
+        parts.append(("0" + digest[i].toString(16)).slice(-2))
+    return "".join(parts)
+
+
+async def _open_cache():
+    if typeof(caches) == "undefined":
+        return None
+    try:
+        return await caches.open(CACHE_NAME)
+    except:  # noqa: E722 - storage may be disabled (private mode, policy)
+        return None
+
+
+def _cache_key(url, sha):
+    return url + "?sha256=" + sha
+
+
+async def _forget_other_versions(cache, url, keep):
+    requests = await cache.js_keys()
+    for request in requests:
+        if request.url.indexOf(url + "?sha256=") >= 0 and request.url.indexOf(keep) < 0:
+            await cache.delete(request)
+    return None
+
+
+async def _download(url, size, on_progress):
+    """Fetch ``url`` reading the body in chunks, calling ``on_progress(received, total)``."""
+    try:
+        response = await fetch(url, {"cache": "no-store"})
+    except:  # noqa: E722
+        raise AppError("Could not download " + url + ": " + describe(__except0__)
+                       + ". Is the server running?")
+    if not response.ok:
+        raise AppError("Model file " + url + " is missing (HTTP " + str(response.status)
+                       + "). Build the model with `make model` (`make run` builds it first).")
+    total = int(response.headers.js_get("content-length") or size)
+    data = __new__(Uint8Array(total))
+    received = 0
+    reader = response.body.getReader()
+    while True:
+        chunk = await reader.read()
+        if chunk.done:
+            break
+        if received + len(chunk.value) > len(data):
+            grown = __new__(Uint8Array(max(len(data) * 2, received + len(chunk.value))))
+            grown.set(data)
+            data = grown
+        data.set(chunk.value, received)
+        received += len(chunk.value)
+        on_progress(received, total)
+    return data.subarray(0, received)
+
+
+async def load_model_file(url, expected, on_progress):
+    """Return the bytes of the model file at ``url`` (Uint8Array) and where they came from.
+
+    expected: the manifest's ``{"sha256": hex, "bytes": n}`` for this file.
+    on_progress(received, total) is called while downloading.
+    Returns ``{"bytes": Uint8Array, "source": "cache" | "network"}``.
+    Raises AppError when the file is missing or does not match the manifest.
+    """
+    sha = expected["sha256"]
+    cache = await _open_cache()
+    if cache is not None:
+        hit = await cache.match(_cache_key(url, sha))
+        if hit:
+            data = __new__(Uint8Array(await hit.arrayBuffer()))
+            if await sha256_hex(data) == sha:
+                on_progress(len(data), len(data))
+                return {"bytes": data, "source": "cache"}
+            await cache.delete(_cache_key(url, sha))
+    data = await _download(url, expected["bytes"], on_progress)
+    actual = await sha256_hex(data)
+    if actual != sha:
+        raise AppError("The downloaded " + url + " does not match the model manifest (sha256 "
+                       + actual[:12] + "… instead of " + sha[:12] + "…). Rebuild it with "
+                       + "`make model` and reload the page.")
+    if cache is not None:
+        try:
+            await cache.put(_cache_key(url, sha), __new__(Response(data)))
+            await _forget_other_versions(cache, url, sha)
+        except:  # noqa: E722 - a full quota only costs the next visit a download
+            console.warn("Model not cached: " + describe(__except0__))
+    return {"bytes": data, "source": "network"}
