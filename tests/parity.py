@@ -163,6 +163,7 @@ function subst(x, named) {
     if (x !== null && typeof x === 'object') {
         const keys = Object.keys(x);
         if (keys.length === 1 && keys[0] === '$parity_ref') return named[x['$parity_ref']];
+        if (keys.length === 1 && keys[0] === '$parity_bytes') return Uint8Array.from(x['$parity_bytes']);
         const out = {};
         for (const k of keys) out[k] = subst(x[k], named);
         return out;
@@ -241,8 +242,8 @@ def run_js_many(module, target, cases, setup=None, timeout=600):
     out_path = os.path.join(js_dir, 'parity_out_%s.json' % tag)
     with open(driver, 'w', encoding='utf-8') as f:
         f.write(_DRIVER % {'module': json.dumps('./' + os.path.basename(js))})
-    spec = {'target': target, 'cases': list(cases),
-            'setup': [list(step) for step in (setup or [])]}
+    spec = _bytes_marked({'target': target, 'cases': list(cases),
+                          'setup': [list(step) for step in (setup or [])]})
     with open(spec_path, 'w', encoding='utf-8') as f:
         json.dump(spec, f)   # ensure_ascii: lone surrogates travel as \\udXXX escapes
     try:
@@ -292,8 +293,19 @@ def _transcrypt_modules_dir():
     return path if os.path.isdir(path) else None
 
 
+def _bytes_marked(x):
+    """Bytes arguments travel as markers: ``bytes`` in CPython, ``Uint8Array`` in Node."""
+    if isinstance(x, (bytes, bytearray)):
+        return {'$parity_bytes': list(x)}
+    if isinstance(x, (list, tuple)):
+        return [_bytes_marked(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _bytes_marked(v) for k, v in x.items()}
+    return x
+
+
 def _json_round_trip(x):
-    return json.loads(json.dumps(x))
+    return json.loads(json.dumps(_bytes_marked(x)))
 
 
 def _py_resolve(mod, target, named):
@@ -311,6 +323,8 @@ def _py_subst(x, named):
     if isinstance(x, dict):
         if list(x.keys()) == ['$parity_ref']:
             return named[x['$parity_ref']]
+        if list(x.keys()) == ['$parity_bytes']:
+            return bytes(x['$parity_bytes'])
         return {k: _py_subst(v, named) for k, v in x.items()}
     return x
 
@@ -336,6 +350,8 @@ def _py_plain(x):
             return x.item()
     except ImportError:
         pass
+    if isinstance(x, (bytes, bytearray)):
+        return list(x)   # as Node returns a Uint8Array
     if isinstance(x, (list, tuple)):
         return [_py_plain(v) for v in x]
     if isinstance(x, dict):
