@@ -1,16 +1,18 @@
 """The page's entry point: loads the model, wires tokenizer → encoder → head to the page, and
 exposes the automation API ``window.tinybert``."""
 from assets import fetch_json
-from core.head import LinearHead
+from classifier import Classifier
 from embedding_cache import EmbeddingCache
 from encoder import open_encoder
 from errors import AppError, describe
 from model_store import load_model_file
 from settings import requested_backend, save_backend, saved_backend
+from storage import open_storage
 from tokenizer_client import TokenizerClient
 from ui import Page
+from ui_models import ModelsPanel
+from ui_teach import TeachPanel
 
-DEFAULT_LABELS = ["Dev", "Meeting", "Email"]
 EMBEDDING_CACHE_SIZE = 20000
 
 
@@ -25,14 +27,14 @@ def check_text(text, allow_blank):
 class App:
     """The loaded product: tokenizer, encoder and head for one model."""
 
-    def __init__(self, manifest, tokenizer, encoder, head, timings):
+    def __init__(self, manifest, tokenizer, encoder, storage, timings):
         self.manifest = manifest
         self.tokenizer = tokenizer
         self.encoder = encoder
-        self.head = head
         self.timings = timings
         self.embeddings = EmbeddingCache(manifest["files"][manifest["encoder_file"]]["sha256"],
                                          EMBEDDING_CACHE_SIZE)
+        self.classifier = Classifier(manifest, self.embed, storage)
 
     async def tokenize(self, text):
         check_text(text, True)
@@ -51,13 +53,13 @@ class App:
 
     async def predict(self, text):
         vector = await self.embed(text)
-        return self.head.predict(vector)
+        return self.classifier.predict(vector)
 
     async def backend(self):
         return self.encoder.info()
 
     async def labels(self):
-        return [label for label in self.head.labels]
+        return self.classifier.labels()
 
     async def stats(self):
         """Start-up timings (ms), where the model came from, and embedding-cache counters."""
@@ -78,8 +80,14 @@ async def load_app(page):
     await tokenizer_ready
     timings = {"model_source": model["source"], "model_ms": fetched - started,
                "session_ms": performance.now() - fetched, "ready_ms": performance.now() - started}
-    head = LinearHead(DEFAULT_LABELS, manifest["hidden_size"])
-    return App(manifest, tokenizer, encoder, head, timings)
+    storage = None
+    try:
+        storage = await open_storage(lambda message: page.show_status(message, "error"))
+    except AppError as error:
+        page.show_status(str(error), "error")
+    app = App(manifest, tokenizer, encoder, storage, timings)
+    await app.classifier.restore()
+    return app
 
 
 def js_method(method):
@@ -95,6 +103,24 @@ def js_method(method):
 
 
 def expose(app):
+    c = app.classifier
+
+    async def add_example(text, label):
+        check_text(text, False)
+        return await c.add_example(text, label)
+
+    async def train(options):
+        return await c.train(options, None)
+
+    async def examples():
+        return c.examples()
+
+    async def counts():
+        return c.counts()
+
+    async def export_head():
+        return c.export_head()
+
     window.tinybert = {
         "tokenize": js_method(app.tokenize),
         "embed": js_method(app.embed),
@@ -102,6 +128,20 @@ def expose(app):
         "backend": js_method(app.backend),
         "labels": js_method(app.labels),
         "stats": js_method(app.stats),
+        "addExample": js_method(add_example),
+        "deleteExample": js_method(c.delete_example),
+        "train": js_method(train),
+        "setLabels": js_method(c.set_labels),
+        "renameLabel": js_method(c.rename_label),
+        "examples": js_method(examples),
+        "counts": js_method(counts),
+        "evaluate": js_method(c.evaluate),
+        "save": js_method(c.save),
+        "load": js_method(c.load),
+        "deleteModel": js_method(c.delete_model),
+        "listModels": js_method(c.list_models),
+        "exportHead": js_method(export_head),
+        "importHead": js_method(c.import_head),
     }
 
 
@@ -111,6 +151,172 @@ def on_backend_choice(value):
     url = __new__(URL(window.location.href))
     url.searchParams.delete("backend")
     window.location.assign(url.toString())
+
+
+class Controller:
+    """What the page's controls do: each handler reports success or the error in the status."""
+
+    def __init__(self, app, page, teach, models):
+        self.app = app
+        self.page = page
+        self.teach = teach
+        self.models = models
+        self.classifier = app.classifier
+
+    async def guarded(self, work, success):
+        """Run ``work()``; show ``success`` (or the error, in plain words) in the status line."""
+        try:
+            await work()
+            if success:
+                self.page.show_status(success, "ready")
+        except:  # noqa: E722
+            self.page.show_status(describe(__except0__), "error")
+        return None
+
+    def refresh(self):
+        labels = self.classifier.labels()
+        self.teach.show_labels(labels, self.teach.feedback.value)
+        self.teach.show_counts(self.classifier.counts())
+        return None
+
+    async def refresh_models(self):
+        self.models.show_models(await self.classifier.list_models())
+        return None
+
+    async def predict(self, text):
+        self.page.set_busy(True)
+        started = performance.now()
+
+        async def work():
+            result = await self.app.predict(text)
+            self.page.show_prediction(result, self.classifier.labels(), performance.now() - started)
+            self.teach.select_feedback(result["label"])
+
+        await self.guarded(work, "Ready.")
+        self.page.set_busy(False)
+        return None
+
+    async def train(self, label, epochs):
+        text = self.page.text.value
+        self.teach.set_busy(True)
+
+        async def work():
+            check_text(text, False)
+            await self.classifier.add_example(text, label)
+            self.refresh()
+            self.teach.start_training(epochs)
+
+            def on_epoch(entry):
+                self.teach.show_epoch(entry)
+
+            history = await self.classifier.train({"epochs": epochs}, on_epoch)
+            result = await self.app.predict(text)
+            self.page.show_prediction(result, self.classifier.labels(), 0)
+            last = history[len(history) - 1]
+            self.page.show_status("Trained " + str(len(history)) + " epochs on "
+                                  + str(self.classifier.trained["examples"]) + " examples: "
+                                  + "training accuracy " + (last["accuracy"] * 100).toFixed(1)
+                                  + " %. This text is now: " + result["label"] + ".", "ready")
+
+        await self.guarded(work, None)
+        self.teach.set_busy(False)
+        return None
+
+    async def add_only(self, label):
+        text = self.page.text.value
+
+        async def work():
+            check_text(text, False)
+            await self.classifier.add_example(text, label)
+            self.refresh()
+
+        await self.guarded(work, "Example saved as " + label + ". Train to use it.")
+        return None
+
+    async def add_label(self, name):
+        async def work():
+            await self.classifier.set_labels(self.classifier.labels().concat([name]))
+            self.refresh()
+
+        await self.guarded(work, "Label added.")
+        return None
+
+    async def rename(self, old):
+        name = window.prompt("New name for the label " + old + ":", old)
+        if name is None or name == old:
+            return None
+
+        async def work():
+            await self.classifier.rename_label(old, name)
+            self.refresh()
+
+        await self.guarded(work, "Label renamed; its examples and what the model learned for it "
+                                 + "were kept.")
+        return None
+
+    async def remove(self, label):
+        async def work():
+            await self.classifier.set_labels(
+                [name for name in self.classifier.labels() if name != label])
+            self.refresh()
+
+        await self.guarded(work, "Label " + label + " removed. Its examples are kept aside "
+                                 + "(not trained on) and come back if you add the label again.")
+        return None
+
+    async def evaluate(self):
+        async def work():
+            self.teach.show_evaluation(await self.classifier.evaluate())
+
+        await self.guarded(work, "Accuracy estimated by cross-validation.")
+        return None
+
+    async def save(self, name):
+        saved = {}
+
+        async def work():
+            result = await self.classifier.save(name)
+            saved["text"] = "Saved " + result["name"] + " v" + str(result["version"]) + "."
+            await self.refresh_models()
+
+        await self.guarded(work, None)
+        if saved["text"]:
+            self.page.show_status(saved["text"], "ready")
+        return None
+
+    async def load(self, name):
+        async def work():
+            await self.classifier.load(name, None)
+            self.refresh()
+
+        await self.guarded(work, "Loaded " + str(name) + ".")
+        return None
+
+    async def delete(self, name):
+        if not window.confirm("Delete every version of the saved model " + name + "?"):
+            return None
+
+        async def work():
+            await self.classifier.delete_model(name)
+            await self.refresh_models()
+
+        await self.guarded(work, "Deleted " + str(name) + ".")
+        return None
+
+    async def export(self):
+        async def work():
+            self.models.download(self.classifier.export_head(), "head.safetensors")
+
+        await self.guarded(work, "Head exported as head.safetensors.")
+        return None
+
+    async def import_bytes(self, data):
+        async def work():
+            await self.classifier.import_head(data)
+            self.refresh()
+
+        await self.guarded(work, "Head imported.")
+        return None
 
 
 async def main():
@@ -124,23 +330,21 @@ async def main():
         page.show_backend_failure()
         window.tinybertError = message
         return None
-
-    async def on_predict(text):
-        page.set_busy(True)
-        try:
-            started = performance.now()
-            result = await app.predict(text)
-            page.show_prediction(result, app.head.labels, performance.now() - started)
-            page.show_status("Ready.", "ready")
-        except:  # noqa: E722
-            page.show_status(describe(__except0__), "error")
-        page.set_busy(False)
-        return None
-
+    teach = TeachPanel()
+    models = ModelsPanel()
+    control = Controller(app, page, teach, models)
     page.show_backend(app.encoder.info())
-    page.enable(on_predict)
+    page.enable(control.predict)
+    teach.enable({"train": control.train, "add": control.add_only, "add_label": control.add_label,
+                  "rename": control.rename, "remove": control.remove,
+                  "evaluate": control.evaluate})
+    models.enable({"save": control.save, "load": control.load, "delete": control.delete,
+                   "export": control.export, "import_bytes": control.import_bytes})
+    control.refresh()
+    await control.refresh_models()
     expose(app)
-    page.show_status("Ready. Type a text and press Predict.", "ready")
+    if page.status.className.indexOf("error") < 0:
+        page.show_status("Ready. Type a text and press Predict.", "ready")
     return None
 
 

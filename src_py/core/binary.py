@@ -2,8 +2,15 @@
 """Bytes that mean the same in CPython and in the browser: buffers, little-endian numbers,
 UTF-8 and JSON text. These are the only lines of binary formats that differ per runtime."""
 
-_VIEW = None
-#?_VIEW = __new__ (DataView (__new__ (ArrayBuffer (8))))
+# An 8-byte DataView for float conversions in the browser, made on first use (a module-level
+# reassignment would be bundled as a second, separate variable).
+_SCRATCH = {"view": None}
+
+
+def _view():
+    #?if _SCRATCH ["view"] is None:
+    #?    _SCRATCH ["view"] = __new__ (DataView (__new__ (ArrayBuffer (8))))
+    return _SCRATCH["view"]
 
 
 def new_bytes(n):
@@ -51,9 +58,10 @@ def put_f32(out, pos, value):
     for i in range(4):
         out[pos + i] = packed[i]
     # __pragma__ ('noskip')
-    #?_VIEW.setFloat32 (0, value, True)
+    #?view = _view ()
+    #?view.setFloat32 (0, value, True)
     #?for i in range (4):
-    #?    out [pos + i] = _VIEW.getUint8 (i)
+    #?    out [pos + i] = view.getUint8 (i)
     return None
 
 
@@ -64,9 +72,10 @@ def get_f32(data, pos):
     import struct
     value = struct.unpack("<f", bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]))[0]
     # __pragma__ ('noskip')
+    #?view = _view ()
     #?for i in range (4):
-    #?    _VIEW.setUint8 (i, data [pos + i])
-    #?value = _VIEW.getFloat32 (0, True)
+    #?    view.setUint8 (i, data [pos + i])
+    #?value = view.getFloat32 (0, True)
     return value
 
 

@@ -1,0 +1,349 @@
+"""The user's classifier: labels, labelled examples and the head trained on them, kept in this
+browser's storage. The page and ``window.tinybert`` both act through this class."""
+from core.binary import fround
+from core.head import LinearHead, add_label, head_with_weights, remove_label, rename_label
+from core.head_file import HeadFileError, check_compatible, decode_head_file, encode_head_file
+from core.metrics import class_counts, suggest_folds
+from core.train import cross_validate, resolve_options, train_head
+from errors import AppError
+
+DEFAULT_LABELS = ["Dev", "Meeting", "Email"]
+MAX_LABEL_LENGTH = 60
+
+
+def _now():
+    return __new__(Date()).toISOString()
+
+
+def check_label_name(name):
+    """Refuse label names that cannot be shown or stored."""
+    if not isinstance(name, str) or len(name.strip()) == 0:
+        raise AppError("A label needs a name.")
+    if len(name) > MAX_LABEL_LENGTH:
+        raise AppError("Label names are at most " + str(MAX_LABEL_LENGTH) + " characters.")
+    return name.strip()
+
+
+def round_to_float32(head):
+    """Keep the head on the float32 grid it is stored in, so a reload predicts the same."""
+    for i in range(len(head.weights)):
+        head.weights[i] = fround(head.weights[i])
+    for k in range(len(head.bias)):
+        head.bias[k] = fround(head.bias[k])
+    return head
+
+
+def _float32(values):
+    return __new__(Float32Array(values))
+
+
+class Classifier:
+    """Labels, examples and head of one encoder (``manifest``), persisted through ``storage``.
+
+    embed: async function text → Float32Array (cached by the app, so a known text never runs
+    the encoder again). storage: a Storage, or None when this browser cannot store anything.
+    """
+
+    def __init__(self, manifest, embed, storage):
+        self.manifest = manifest
+        self.embed = embed
+        self.storage = storage
+        self.encoder_sha = manifest["files"][manifest["encoder_file"]]["sha256"]
+        self.head = LinearHead(DEFAULT_LABELS, manifest["hidden_size"])
+        self.records = []
+        self.trained = None   # settings and metrics of the last training run
+        self.loaded_from = None
+
+    # --- state -----------------------------------------------------------------------------
+    def labels(self):
+        return [label for label in self.head.labels]
+
+    def examples(self):
+        """Every stored example as ``{id, text, label, time, active}``; inactive ones belong to
+        a label that was removed and come back if a label of that name is added again."""
+        out = []
+        for record in self.records:
+            out.append({"id": record.id, "text": record.text, "label": record.label,
+                        "time": record.time, "active": record.label in self.head.labels})
+        return out
+
+    def counts(self):
+        """Examples per current label, plus ``set_aside`` for examples of removed labels."""
+        counts = {}
+        for label in self.head.labels:
+            counts[label] = 0
+        aside = 0
+        for record in self.records:
+            if record.label in self.head.labels:
+                counts[record.label] += 1
+            else:
+                aside += 1
+        return {"per_label": counts, "set_aside": aside}
+
+    def encoder_info(self):
+        return {"encoder_id": self.manifest["model_id"], "encoder_sha256": self.encoder_sha,
+                "hidden_size": self.manifest["hidden_size"],
+                "pooling": self.manifest["pooling"]["mode"]}
+
+    async def restore(self):
+        """Load labels, the working head and the examples saved in this browser."""
+        if self.storage is None:
+            return None
+        self.records = await self.storage.examples()
+        working = await self.storage.setting("working_head", None)
+        if working is not None:
+            try:
+                self.head = self._head_from_record(working)
+                self.trained = working.training
+            except AppError:
+                console.warn("The working head in storage is unusable; starting untrained.")
+        return None
+
+    async def _persist_working_head(self):
+        if self.storage is None:
+            return None
+        await self.storage.set_setting("working_head", self._record("", 0))
+        return None
+
+    # --- examples and labels -------------------------------------------------------------------
+    async def add_example(self, text, label):
+        """Store ``text`` as an example of ``label`` (one of the current labels)."""
+        if not (label in self.head.labels):
+            raise AppError("'" + str(label) + "' is not one of the labels ("
+                           + ", ".join(self.head.labels) + "). Add it as a label first.")
+        vector = await self.embed(text)
+        record = {"text": text, "label": label, "embedding": vector,
+                  "encoder": self.encoder_sha, "time": _now()}
+        if self.storage is not None:
+            record["id"] = await self.storage.add_example(record)
+        else:
+            record["id"] = len(self.records) + 1
+        self.records.append(record)
+        return {"id": record["id"], "count": len(self.records)}
+
+    async def delete_example(self, example_id):
+        kept = []
+        for record in self.records:
+            if record.id != example_id:
+                kept.append(record)
+        if len(kept) == len(self.records):
+            raise AppError("There is no example with id " + str(example_id) + ".")
+        if self.storage is not None:
+            await self.storage.delete_example(example_id)
+        self.records = kept
+        return None
+
+    async def set_labels(self, labels):
+        """Make ``labels`` the label set, in that order: new names are added, missing ones
+        removed. Existing labels keep what the head learned for them; examples of removed
+        labels are set aside (kept, not trained on) until a label of that name returns."""
+        names = []
+        for label in labels:
+            name = check_label_name(label)
+            if name in names:
+                raise AppError("The label '" + name + "' appears twice.")
+            names.append(name)
+        if len(names) < 1:
+            raise AppError("Keep at least one label.")
+        removed = [label for label in self.head.labels if not (label in names)]
+        head = self.head
+        for name in names:   # add first, so the head never runs out of labels
+            if not (name in head.labels):
+                head = add_label(head, name)
+        for label in removed:
+            head = remove_label(head, label)
+        self.head = self._reordered(head, names)
+        await self._persist_working_head()
+        return self.labels()
+
+    def _reordered(self, head, names):
+        dim = head.dim
+        weights = []
+        bias = []
+        for name in names:
+            k = head.labels.indexOf(name)
+            for j in range(dim):
+                weights.append(head.weights[k * dim + j])
+            bias.append(head.bias[k])
+        return head_with_weights(names, dim, weights, bias)
+
+    async def rename_label(self, old, new):
+        """Rename a label: its head row and its examples keep everything they had."""
+        name = check_label_name(new)
+        if not (old in self.head.labels):
+            raise AppError("There is no label '" + str(old) + "' to rename.")
+        if name in self.head.labels:
+            raise AppError("There is already a label '" + name + "'.")
+        self.head = rename_label(self.head, old, name)
+        if self.storage is not None:
+            await self.storage.relabel_examples(old, name)
+        for record in self.records:
+            if record.label == old:
+                record.label = name
+        await self._persist_working_head()
+        return self.labels()
+
+    # --- training ------------------------------------------------------------------------------
+    async def _training_set(self):
+        """Embeddings and label indices of the active examples; embeddings made by another
+        encoder are computed again (from the cache when the text is known)."""
+        xs = []
+        ys = []
+        for record in self.records:
+            index = self.head.labels.indexOf(record.label)
+            if index < 0:
+                continue
+            if record.encoder != self.encoder_sha or not record.embedding:
+                record.embedding = await self.embed(record.text)
+                record.encoder = self.encoder_sha
+                if self.storage is not None:
+                    await self.storage.put_example(record)
+            xs.append(record.embedding)
+            ys.append(index)
+        return {"xs": xs, "ys": ys}
+
+    async def train(self, options, on_epoch):
+        """Train the head on every active example; returns the per-epoch history.
+
+        options: training options (see core.train), e.g. ``{"epochs": 5}``.
+        Raises AppError when there is nothing (or only one label) to train on.
+        """
+        data = await self._training_set()
+        if len(data["xs"]) == 0:
+            raise AppError("There are no examples to train on yet: predict a text, choose its "
+                           + "correct label and press Train on Feedback.")
+        opts = resolve_options(options)
+        head = head_with_weights(self.head.labels, self.head.dim, self.head.weights,
+                                 self.head.bias)
+        try:
+            history = train_head(head, data["xs"], data["ys"], opts, on_epoch)
+        except ValueError as error:
+            raise AppError(str(error))
+        self.head = round_to_float32(head)
+        self.trained = {"options": opts, "history": history, "examples": len(data["xs"]),
+                        "time": _now()}
+        await self._persist_working_head()
+        return history
+
+    async def evaluate(self):
+        """Held-out accuracy and confusion matrix by cross-validation over the examples."""
+        data = await self._training_set()
+        folds = suggest_folds(data["ys"], len(self.head.labels))
+        try:
+            result = cross_validate(self.head.labels, self.head.dim, data["xs"], data["ys"],
+                                    self.trained["options"] if self.trained else None, folds)
+        except ValueError as error:
+            raise AppError(str(error))
+        result["counts"] = class_counts(data["ys"], len(self.head.labels))
+        result["labels"] = self.labels()
+        return result
+
+    def predict(self, vector):
+        return self.head.predict(vector)
+
+    # --- saved heads ---------------------------------------------------------------------------
+    def _record(self, name, version):
+        info = self.encoder_info()
+        return {"name": name, "version": version, "labels": self.labels(),
+                "weights": _float32(self.head.weights), "bias": _float32(self.head.bias),
+                "encoder": {"id": info["encoder_id"], "sha256": info["encoder_sha256"],
+                            "hidden_size": info["hidden_size"]},
+                "pooling": info["pooling"], "training": self.trained,
+                "examples": len(self.records), "created": _now()}
+
+    def _head_from_record(self, record):
+        """A LinearHead from a stored record, refusing damaged or foreign ones."""
+        what = "The saved model '" + str(record.js_name if record else "?") + "'"
+        labels = record.labels if record else None
+        dim = self.manifest["hidden_size"]
+        if not record or not Array.isArray(labels) or len(labels) == 0:
+            raise AppError(what + " is damaged (no labels); it was left as it is.")
+        if not record.encoder or record.encoder.id != self.manifest["model_id"] \
+                or record.encoder.hidden_size != dim:
+            raise AppError(what + " was trained for another encoder ("
+                           + str(record.encoder.id if record.encoder else "unknown")
+                           + "); this page runs " + self.manifest["model_id"] + ".")
+        if not record.weights or len(record.weights) != len(labels) * dim \
+                or not record.bias or len(record.bias) != len(labels):
+            raise AppError(what + " is damaged (its weights do not fit " + str(len(labels))
+                           + " labels x " + str(dim) + "); it was left as it is.")
+        try:
+            return head_with_weights(labels, dim, record.weights, record.bias)
+        except ValueError as error:
+            raise AppError(what + " is damaged: " + str(error))
+
+    async def save(self, name):
+        """Save the current head as the next version of ``name``; returns {name, version}."""
+        name = check_label_name(name)
+        if self.storage is None:
+            raise AppError("This browser cannot store anything here, so the model cannot be "
+                           + "saved. Use Export to keep it as a file.")
+        version = await self.storage.save_head(self._record(name, 0))
+        return {"name": name, "version": version}
+
+    async def list_models(self):
+        """Saved heads, newest version first per name: {name, version, versions, created,
+        labels, accuracy}."""
+        if self.storage is None:
+            return []
+        latest = {}
+        for record in await self.storage.heads():
+            key = "m:" + record.js_name
+            entry = latest[key] if key in latest else None
+            if entry is None or record.version > entry["version"]:
+                accuracy = None
+                if record.training and record.training.history and len(record.training.history) > 0:
+                    last = record.training.history[len(record.training.history) - 1]
+                    accuracy = last.accuracy
+                versions = entry["versions"] if entry is not None else 0
+                entry = {"name": record.js_name, "version": record.version, "created": record.created,
+                         "labels": record.labels, "accuracy": accuracy, "versions": versions}
+                latest[key] = entry
+            entry["versions"] += 1
+        # Heads come back in key order ([name, version]), so the list is sorted by name.
+        return [latest[key] for key in __pragma__("js", "{}", "Object.keys(latest)")]
+
+    async def load(self, name, version):
+        """Make a saved head current (its newest version unless ``version`` is given)."""
+        if self.storage is None:
+            raise AppError("This browser cannot store anything here, so there is nothing to load.")
+        if version is None or typeof(version) == "undefined":
+            for model in await self.list_models():
+                if model["name"] == name:
+                    version = model["version"]
+        record = await self.storage.head(name, version) if version is not None else None
+        if not record:
+            raise AppError("There is no saved model called '" + str(name) + "'.")
+        self.head = self._head_from_record(record)
+        self.trained = record.training
+        await self._persist_working_head()
+        return {"name": name, "version": version, "labels": self.labels()}
+
+    async def delete_model(self, name):
+        if self.storage is None:
+            return 0
+        return await self.storage.delete_head(name)
+
+    def export_head(self):
+        """The current head as safetensors bytes (Uint8Array)."""
+        info = self.encoder_info()
+        info["name"] = "exported"
+        info["version"] = 0
+        info["created"] = _now()
+        info["training"] = self.trained["options"] if self.trained else None
+        info["metrics"] = self.trained["history"] if self.trained else None
+        return encode_head_file(self.head.labels, self.head.weights, self.head.bias, info)
+
+    async def import_head(self, data):
+        """Make the head in a safetensors file current, after checking it fits this encoder."""
+        try:
+            head = decode_head_file(data)
+            check_compatible(head["info"], self.manifest["model_id"], self.manifest["hidden_size"])
+        except HeadFileError as error:
+            raise AppError("Import refused: " + str(error))
+        except TypeError:
+            raise AppError("Import refused: expected the bytes of a .safetensors head file.")
+        self.head = head_with_weights(head["labels"], head["hidden_size"], head["weights"],
+                                      head["bias"])
+        await self._persist_working_head()
+        return {"labels": self.labels()}

@@ -1,0 +1,141 @@
+"""DOM of the teaching controls: feedback, training progress, label editor, counts, metrics."""
+
+
+def _el(element_id):
+    return document.getElementById(element_id)
+
+
+def _cell(tag, text):
+    cell = document.createElement(tag)
+    cell.textContent = text
+    return cell
+
+
+def _button(text, label, on_click):
+    button = document.createElement("button")
+    button.js_type = "button"
+    button.textContent = text
+    button.setAttribute("aria-label", label)
+    button.addEventListener("click", lambda event: on_click())
+    return button
+
+
+class TeachPanel:
+    """Feedback label, Train on Feedback, per-epoch log, labels, example counts, metrics."""
+
+    def __init__(self):
+        self.feedback = _el("feedback-label")
+        self.epochs = _el("epochs")
+        self.train_button = _el("train")
+        self.add_button = _el("add-example")
+        self.progress = _el("train-progress")
+        self.log = _el("epoch-log").querySelector("tbody")
+        self.label_list = _el("label-list")
+        self.new_label = _el("new-label")
+        self.add_label_button = _el("add-label")
+        self.counts = _el("example-counts")
+        self.evaluate_button = _el("evaluate")
+        self.cv = _el("cv-accuracy")
+        self.confusion = _el("confusion")
+
+    def enable(self, handlers):
+        """Wire the controls. handlers: train(label, epochs), add(label), add_label(name),
+        rename(old), remove(name), evaluate()."""
+        self.handlers = handlers
+        self.train_button.addEventListener(
+            "click", lambda event: handlers["train"](self.feedback.value, self.epoch_count()))
+        self.add_button.addEventListener("click", lambda event: handlers["add"](self.feedback.value))
+        self.add_label_button.addEventListener("click", lambda event: self._add_label())
+
+        def on_key(event):
+            if event.key == "Enter":
+                event.preventDefault()
+                self._add_label()
+
+        self.new_label.addEventListener("keydown", on_key)
+        self.evaluate_button.addEventListener("click", lambda event: handlers["evaluate"]())
+        for button in [self.train_button, self.add_button, self.add_label_button,
+                       self.evaluate_button]:
+            button.disabled = False
+
+    def _add_label(self):
+        name = self.new_label.value
+        self.new_label.value = ""
+        self.handlers["add_label"](name)
+
+    def epoch_count(self):
+        value = int(self.epochs.value)
+        return value if value >= 1 else 5
+
+    def set_busy(self, busy):
+        for button in [self.train_button, self.add_button, self.evaluate_button]:
+            button.disabled = busy
+
+    def show_labels(self, labels, selected):
+        """Fill the feedback list and the label editor with ``labels``."""
+        self.feedback.innerHTML = ""
+        for label in labels:
+            option = document.createElement("option")
+            option.value = label
+            option.textContent = label
+            self.feedback.appendChild(option)
+        if selected in labels:
+            self.feedback.value = selected
+        self.label_list.innerHTML = ""
+        for label in labels:
+            self.label_list.appendChild(self._label_row(label, len(labels) > 1))
+
+    def _label_row(self, label, removable):
+        row = document.createElement("li")
+        name = _cell("span", label)
+        name.className = "label-name"
+        row.appendChild(name)
+        handlers = self.handlers
+        row.appendChild(_button("Rename", "Rename " + label, lambda: handlers["rename"](label)))
+        remove = _button("Remove", "Remove " + label, lambda: handlers["remove"](label))
+        remove.disabled = not removable
+        row.appendChild(remove)
+        return row
+
+    def select_feedback(self, label):
+        self.feedback.value = label
+
+    def start_training(self, epochs):
+        self.progress.max = epochs
+        self.progress.value = 0
+        self.log.innerHTML = ""
+
+    def show_epoch(self, entry):
+        self.progress.value = entry["epoch"]
+        row = document.createElement("tr")
+        row.appendChild(_cell("td", str(entry["epoch"])))
+        row.appendChild(_cell("td", entry["loss"].toFixed(4)))
+        row.appendChild(_cell("td", (entry["accuracy"] * 100).toFixed(1) + " %"))
+        self.log.appendChild(row)
+
+    def show_counts(self, counts):
+        parts = []
+        for label in __pragma__("js", "{}", "Object.keys(counts.per_label)"):
+            parts.append(label + ": " + str(counts["per_label"][label]))
+        text = "Examples — " + ", ".join(parts) + "."
+        if counts["set_aside"] > 0:
+            text = text + " " + str(counts["set_aside"]) + " example(s) of removed labels are " \
+                + "kept aside, not trained on; add the label again to use them."
+        self.counts.textContent = text
+
+    def show_evaluation(self, result):
+        self.cv.textContent = ("Cross-validated accuracy: " + (result["accuracy"] * 100).toFixed(1)
+                               + " % over " + str(result["examples"]) + " examples ("
+                               + str(result["folds"]) + " folds).")
+        self.confusion.innerHTML = ""
+        header = document.createElement("tr")
+        header.appendChild(_cell("th", "true \\ predicted"))
+        for label in result["labels"]:
+            header.appendChild(_cell("th", label))
+        self.confusion.appendChild(header)
+        for i in range(len(result["labels"])):
+            row = document.createElement("tr")
+            row.appendChild(_cell("th", result["labels"][i]))
+            for j in range(len(result["labels"])):
+                row.appendChild(_cell("td", str(result["confusion"][i][j])))
+            self.confusion.appendChild(row)
