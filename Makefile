@@ -14,7 +14,7 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 SRC_PY  := $(shell find src_py -name '*.py')
 PUBLIC  := $(shell find public -type f -not -path '$(MODEL)/*')
 
-.PHONY: all setup model transpile build run dev test test-fast bench chromium clean distclean
+.PHONY: all setup model transpile build run dev test bench chromium postgresql clean distclean
 
 all: build
 
@@ -43,6 +43,14 @@ $(CHROMIUM):
 	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 chromium: $(CHROMIUM)
+
+# PostgreSQL server binaries for the tests that run the FL server on PostgreSQL (the tests
+# start and stop their own server in a temporary folder).
+PG_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+postgresql:
+	@if [ -z "$(PG_INITDB)" ]; then \
+		$(SUDO) apt-get update && \
+		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; fi
 
 # --- build ----------------------------------------------------------------------------
 $(MODEL)/manifest.json: $(wildcard tools/model_*.py) | $(STAMPS)/venv
@@ -75,7 +83,7 @@ run: build
 dev: transpile $(MODEL)/manifest.json
 	npx vite
 
-test: build chromium
+test: build chromium postgresql
 	$(PY) -m pytest -q
 
 bench: build chromium

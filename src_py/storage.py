@@ -1,7 +1,8 @@
 """This browser's storage for the product: the only module that touches IndexedDB (via idb).
 
-Database ``tinybert``, schema version 1:
-- ``examples`` (auto-increment ``id``): ``{text, label, embedding: Float32Array, encoder, time}``
+Database ``tinybert``, schema version 2:
+- ``examples`` (auto-increment ``id``, index ``by_label``):
+  ``{text, label, embedding: Float32Array, encoder, time}``
 - ``heads`` (key ``[name, version]``): a saved head with its labels, weights, encoder,
   training settings, metrics and timestamps.
 - ``settings`` (key ``key``): ``{key, value}``.
@@ -12,7 +13,7 @@ leaves what was stored before untouched (each write is one transaction).
 from errors import AppError, describe
 
 DB_NAME = "tinybert"
-DB_VERSION = 1
+DB_VERSION = 2
 
 
 def _upgrade(db, old_version, new_version, transaction):
@@ -22,6 +23,9 @@ def _upgrade(db, old_version, new_version, transaction):
         heads = db.createObjectStore("heads", {"keyPath": ["name", "version"]})
         heads.createIndex("by_name", "name")
         db.createObjectStore("settings", {"keyPath": "key"})
+    if old_version < 2:
+        # Version 2: examples are looked up by label (renaming, per-label counts).
+        transaction.objectStore("examples").createIndex("by_label", "label")
     return None
 
 
@@ -102,12 +106,11 @@ class Storage:
 
         async def work():
             tx = db.transaction("examples", "readwrite")
-            cursor = await tx.store.openCursor()
+            cursor = await tx.store.index("by_label").openCursor(old_label)
             while cursor:
-                if cursor.value.label == old_label:
-                    record = cursor.value
-                    record.label = new_label
-                    await cursor.js_update(record)
+                record = cursor.value
+                record.label = new_label
+                await cursor.js_update(record)
                 cursor = await cursor["continue"]()
             await tx.done
             return None

@@ -28,6 +28,8 @@ class Page:
         """Show ``message``; kind is "info", "ready" or "error" (errors are announced)."""
         self.status.textContent = message
         self.status.className = "status " + kind
+        # A counter that changes with every message, even a repeated one (scripts wait on it).
+        self.status.dataset.seq = str(int(self.status.dataset.seq or "0") + 1)
         self.status.setAttribute("role", "alert" if kind == "error" else "status")
 
     def show_backend(self, info):

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -41,7 +42,9 @@ class Server:
     def __init__(self, dist_dir=DIST):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, PORT=str(self.port), DIST_DIR=str(dist_dir))
+        self.database = tempfile.mkdtemp(prefix="fl-db-")
+        env = dict(os.environ, PORT=str(self.port), DIST_DIR=str(dist_dir),
+                   DATABASE_PATH=os.path.join(self.database, "fl.sqlite3"))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "fl"], cwd=REPO, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -67,6 +70,7 @@ class Server:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        shutil.rmtree(self.database, ignore_errors=True)
 
 
 def dist_without(tmp_path, relative):

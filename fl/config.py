@@ -1,0 +1,88 @@
+"""Federated-learning configuration: defaults, reading it from the environment, resolving it.
+
+Keys (``app.config``; the same names as environment variables for ``python -m fl``):
+
+- ``DATABASE_URL``: ``postgresql://...`` or ``sqlite:///path``; default: SQLite at
+  ``DATABASE_PATH`` (default ``<instance folder>/fl.sqlite3``).
+- ``MIN_UPDATES`` (3): a round closes once this many updates were accepted...
+- ``ROUND_SECONDS`` (300): ...or when this much time passed since it opened.
+- ``AGGREGATOR`` (``fedavg``): ``fedavg``, ``median``, ``trimmed_mean`` or ``krum``;
+  ``TRIM_RATIO`` (0.1) for trimmed_mean, ``KRUM_BYZANTINE`` (1) and ``KRUM_SELECT`` (1).
+- ``CLIP_BOUND`` (10.0): the largest L2 norm of a delta; the server refuses larger ones and
+  clips before aggregating.
+- ``MAX_CONTENT_LENGTH`` (65536): the largest request body in bytes.
+- ``FEDERATIONS``: list of ``{name, labels, dim, encoder, hidden_size}``, created at start
+  if missing; default one federation, ``default``, for the page's encoder and labels.
+"""
+import json
+import os
+import time
+
+from fl.aggregators import build_aggregator
+from fl.rounds import Settings
+
+DEFAULT_FEDERATION = {
+    "name": "default",
+    "labels": ["Dev", "Meeting", "Email"],
+    "dim": 384,
+    "encoder": "sentence-transformers/all-MiniLM-L6-v2",
+    "hidden_size": 384,
+}
+
+DEFAULTS = {
+    "DATABASE_URL": None,
+    "DATABASE_PATH": None,
+    "MIN_UPDATES": 3,
+    "ROUND_SECONDS": 300.0,
+    "AGGREGATOR": "fedavg",
+    "TRIM_RATIO": 0.1,
+    "KRUM_BYZANTINE": 1,
+    "KRUM_SELECT": 1,
+    "CLIP_BOUND": 10.0,
+    "MAX_CONTENT_LENGTH": 65536,
+    "FEDERATIONS": [DEFAULT_FEDERATION],
+    "CLOCK": time.time,
+}
+
+_PARSERS = {"MIN_UPDATES": int, "ROUND_SECONDS": float, "TRIM_RATIO": float,
+            "KRUM_BYZANTINE": int, "KRUM_SELECT": int, "CLIP_BOUND": float,
+            "MAX_CONTENT_LENGTH": int, "FEDERATIONS": json.loads,
+            "AGGREGATOR": str, "DATABASE_URL": str, "DATABASE_PATH": str, "DIST_DIR": str}
+
+
+def config_from_env(environ=None):
+    """The config keys set in ``environ`` (default ``os.environ``), parsed to their types.
+
+    Raises ValueError naming the variable whose value does not parse.
+    """
+    environ = os.environ if environ is None else environ
+    config = {}
+    for key, parse in _PARSERS.items():
+        if environ.get(key):
+            try:
+                config[key] = parse(environ[key])
+            except ValueError as exc:
+                raise ValueError("environment variable %s=%r: %s" % (key, environ[key], exc))
+    return config
+
+
+def database_url(config, instance_path):
+    """Where the data lives: DATABASE_URL, else SQLite at DATABASE_PATH or the instance folder."""
+    if config.get("DATABASE_URL"):
+        return config["DATABASE_URL"]
+    return config.get("DATABASE_PATH") or os.path.join(instance_path, "fl.sqlite3")
+
+
+def settings_from(config):
+    """Round rules from ``config``. Raises ValueError on a bad value (listing allowed names)."""
+    if int(config["MIN_UPDATES"]) < 1:
+        raise ValueError("MIN_UPDATES must be at least 1")
+    if not float(config["ROUND_SECONDS"]) > 0 or not float(config["CLIP_BOUND"]) > 0:
+        raise ValueError("ROUND_SECONDS and CLIP_BOUND must be positive")
+    aggregate = build_aggregator(config["AGGREGATOR"], clip_bound=float(config["CLIP_BOUND"]),
+                                 trim=config["TRIM_RATIO"], byzantine=config["KRUM_BYZANTINE"],
+                                 select=config["KRUM_SELECT"])
+    return Settings(min_updates=int(config["MIN_UPDATES"]),
+                    round_seconds=float(config["ROUND_SECONDS"]),
+                    clip_bound=float(config["CLIP_BOUND"]), aggregate=aggregate,
+                    clock=config["CLOCK"])

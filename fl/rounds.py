@@ -1,0 +1,209 @@
+"""Rounds: accept or refuse client updates, close rounds, aggregate into new head versions.
+
+Round life: ``open`` (no update yet) -> ``collecting`` -> ``aggregated`` (a new head version)
+or ``failed`` (the aggregator could not decide; the head is unchanged). A round closes when
+``min_updates`` updates arrived or when its deadline passed with at least one update; a round
+whose deadline passes without any update gets a new deadline. Closing a round opens the next.
+
+Every write happens in one transaction that holds the federation's row lock, and commits
+before the caller answers the client. Refusals are raised as ``Refused`` and recorded by
+``record_refusal`` in a transaction of their own, so a refused update never touches a round.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from fl import store
+from fl.aggregators import AggregationError
+from fl.errors import ApiError
+from fl.wire import codec
+
+# Codec reasons: the bytes are not an update (400) or an update the head cannot take (422).
+_UNPROCESSABLE = {"bad_scheme", "bad_shape", "non_finite", "too_large"}
+
+
+class Refused(ApiError):
+    """An update the server will not take; ``error`` is the reason counted in the round.
+
+    ``round_id``: the round the update named, once it could be read (else None)."""
+
+    def __init__(self, status, error, detail, round_id=None):
+        super().__init__(status, error, detail)
+        self.round_id = round_id
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The round rules: resolved config, fixed for the server's life."""
+    min_updates: int
+    round_seconds: float
+    clip_bound: float
+    aggregate: Callable
+    clock: Callable[[], float]
+
+
+def ensure_federation(conn, spec, settings):
+    """Create federation ``spec`` (name, labels, dim, encoder, hidden_size) if missing, with a
+    zero head (version 0) and an open round. Raises ValueError if one of that name exists with
+    a different shape: a head must never be served against the wrong encoder or labels."""
+    now = settings.clock()
+    with conn.transaction():
+        store.insert_federation(conn, spec, now)
+        fed = store.federation_by_name(conn, spec["name"], lock=True)
+        for key in ("labels", "dim", "encoder", "hidden_size"):
+            wanted = list(spec[key]) if key == "labels" else spec[key]
+            if fed[key] != wanted:
+                raise ValueError("federation %r exists with %s=%r, config says %r"
+                                 % (spec["name"], key, fed[key], wanted))
+        if store.head(conn, fed["id"], 0) is None:
+            k, d = len(fed["labels"]), fed["dim"]
+            store.insert_head(conn, fed["id"], 0, np.zeros(k * d), np.zeros(k), None, now)
+        if store.live_round(conn, fed["id"]) is None:
+            store.open_round(conn, fed["id"], fed["head_version"], now, settings.round_seconds)
+    return fed
+
+
+def close_if_due(conn, federation_id, settings):
+    """Close the live round if its deadline passed (checked again under the lock)."""
+    now = settings.clock()
+    live = store.live_round(conn, federation_id)
+    if live is None or live["deadline"] > now:
+        return
+    with conn.transaction():
+        fed = store.federation_by_id(conn, federation_id, lock=True)
+        live = store.live_round(conn, federation_id)
+        if live is not None and live["deadline"] <= now:
+            _close(conn, fed, live, settings, now)
+
+
+def _flat(update):
+    return np.concatenate([np.asarray(update.weights, np.float64),
+                           np.asarray(update.bias, np.float64)])
+
+
+def _close(conn, fed, live, settings, now):
+    rows = store.updates_of(conn, live["id"])
+    if len(rows) == 0:
+        store.set_round(conn, live["id"], "open", deadline=now + settings.round_seconds)
+        return
+    deltas = np.stack([_flat(codec.decode_update(row["payload"])) for row in rows])
+    counts = np.array([row["num_examples"] for row in rows], dtype=np.float64)
+    weights, bias = store.head(conn, fed["id"], fed["head_version"])
+    base = np.concatenate([weights, bias]).astype(np.float64)
+    try:
+        new = (base + settings.aggregate(deltas, counts)).astype(np.float32)
+        if not np.all(np.isfinite(new)):
+            raise AggregationError("the aggregated head is not finite")
+    except AggregationError as exc:
+        store.set_round(conn, live["id"], "failed", closed_at=now, detail=str(exc))
+        store.open_round(conn, fed["id"], fed["head_version"], now, settings.round_seconds)
+        return
+    version = fed["head_version"] + 1
+    split = len(weights)
+    store.insert_head(conn, fed["id"], version, new[:split], new[split:], live["id"], now)
+    store.set_head_version(conn, fed["id"], version)
+    store.set_round(conn, live["id"], "aggregated", closed_at=now, result_version=version)
+    store.open_round(conn, fed["id"], version, now, settings.round_seconds)
+
+
+def _decode(payload, fed, client, settings):
+    """The update in ``payload``, checked against everything that needs no lock."""
+    try:
+        update = codec.decode_update(payload)
+    except codec.CodecError as exc:
+        raise Refused(422 if exc.reason in _UNPROCESSABLE else 400, exc.reason, str(exc))
+    if update.client_id != client["id"]:
+        raise Refused(403, "wrong_client", "the update names client %d but the token belongs"
+                      " to client %d" % (update.client_id, client["id"]))
+    rows, cols = len(fed["labels"]), fed["dim"]
+    if (update.rows, update.cols) != (rows, cols):
+        raise Refused(422, "bad_shape", "the head is %d x %d, the update %d x %d"
+                      % (rows, cols, update.rows, update.cols))
+    flat = _flat(update)
+    if not np.all(np.isfinite(flat)):
+        raise Refused(422, "non_finite", "the update holds values that are not finite")
+    norm = float(np.linalg.norm(flat))
+    if norm > settings.clip_bound * (1 + 1e-6):
+        raise Refused(422, "norm_exceeded", "the delta's L2 norm %.6g exceeds the clip bound"
+                      " %.6g" % (norm, settings.clip_bound))
+    return update, norm
+
+
+def submit_update(conn, client, payload, settings):
+    """Check and store one update; close the round if it is the last one needed.
+
+    client: the authenticated client row; payload: the request body (bytes).
+    Returns a dict for the answer. Raises Refused (nothing stored) on any failed check.
+    """
+    close_if_due(conn, client["federation_id"], settings)
+    fed = store.federation_by_id(conn, client["federation_id"])
+    update = None
+    try:
+        update, norm = _decode(payload, fed, client, settings)
+        return _store(conn, client, update, norm, payload, settings)
+    except Refused as refusal:
+        if update is not None:
+            refusal.round_id = update.round_id
+        raise
+
+
+def _store(conn, client, update, norm, payload, settings):
+    now = settings.clock()
+    with conn.transaction():
+        fed = store.federation_by_id(conn, client["federation_id"], lock=True)
+        live = store.live_round(conn, fed["id"])
+        if update.round_id != live["id"]:
+            raise Refused(409, "stale_round", "round %d is not open; the current round is %d"
+                          % (update.round_id, live["id"]))
+        if update.base_version != fed["head_version"]:
+            raise Refused(409, "stale_base", "the update was trained from head version %d;"
+                          " the current version is %d"
+                          % (update.base_version, fed["head_version"]))
+        if store.has_update(conn, live["id"], client["id"]):
+            raise Refused(409, "replay", "client %d already sent an update in round %d"
+                          % (client["id"], live["id"]))
+        store.insert_update(conn, live["id"], client["id"], update.num_examples, norm,
+                            bytes(payload), now)
+        accepted = store.count_updates(conn, live["id"])
+        closed = accepted >= settings.min_updates
+        if closed:
+            _close(conn, fed, live, settings, now)
+        else:
+            store.set_round(conn, live["id"], "collecting")
+        fed = store.federation_by_id(conn, fed["id"])
+        current = store.live_round(conn, fed["id"])
+    return {"accepted": True, "round": live["id"], "accepted_in_round": accepted,
+            "round_closed": closed, "head_version": fed["head_version"],
+            "current_round": current["id"]}
+
+
+def record_refusal(conn, federation_id, client_id, refusal, settings):
+    """Count ``refusal`` in the round the update named if that is one of the federation's,
+    else in its live round (in a transaction of its own)."""
+    with conn.transaction():
+        target = None
+        if refusal.round_id is not None:
+            target = store.round_by_id(conn, refusal.round_id)
+        if target is None or target["federation_id"] != federation_id:
+            target = store.live_round(conn, federation_id)
+        store.insert_refusal(conn, target["id"], client_id, refusal.error, refusal.status,
+                             refusal.detail, settings.clock())
+
+
+def round_report(conn, round_id, settings):
+    """Status of round ``round_id`` with accepted and refused counts, or None."""
+    found = store.round_by_id(conn, round_id)
+    if found is None:
+        return None
+    close_if_due(conn, found["federation_id"], settings)
+    found = store.round_by_id(conn, round_id)
+    refusals = store.refusal_counts(conn, round_id)
+    fed = store.federation_by_id(conn, found["federation_id"])
+    return {"id": found["id"], "federation": fed["name"], "status": found["status"],
+            "base_version": found["base_version"], "result_version": found["result_version"],
+            "opened_at": found["opened_at"], "deadline": found["deadline"],
+            "closed_at": found["closed_at"], "min_updates": settings.min_updates,
+            "accepted": store.count_updates(conn, round_id),
+            "refused": sum(refusals.values()), "refusals": refusals,
+            "detail": found["detail"]}

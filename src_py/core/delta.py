@@ -1,0 +1,68 @@
+# __pragma__ ('ecom')
+"""Head deltas on the client: difference from the global head, L2 norm, clipping (pure).
+
+A delta is ``{"weights": [...], "bias": [...]}`` (row-major k*d weights, k bias values):
+``local - global``. The browser clips it to the bound the server announces before
+``core.codec.encode_update`` quantises it.
+"""
+import math
+
+
+def _floats(n):
+    out = None
+    # __pragma__ ('skip')
+    out = [0.0] * n
+    # __pragma__ ('noskip')
+    #?out = __new__ (Float64Array (n))
+    return out
+
+
+def _finite(value):
+    return value - value == 0   # false for NaN and both infinities
+
+
+def delta_of(local_weights, local_bias, global_weights, global_bias):
+    """Return the delta ``local - global``. Raises ValueError if the shapes differ."""
+    if len(local_weights) != len(global_weights) or len(local_bias) != len(global_bias):
+        raise ValueError("local and global heads differ in shape")
+    weights = _floats(len(local_weights))
+    for i in range(len(local_weights)):
+        weights[i] = local_weights[i] - global_weights[i]
+    bias = _floats(len(local_bias))
+    for i in range(len(local_bias)):
+        bias[i] = local_bias[i] - global_bias[i]
+    return {"weights": weights, "bias": bias}
+
+
+def delta_norm(delta):
+    """Euclidean norm of the delta's weights and bias taken as one vector."""
+    total = 0.0
+    for key in ["weights", "bias"]:
+        values = delta[key]
+        for i in range(len(values)):
+            total += values[i] * values[i]
+    return math.sqrt(total)
+
+
+def clip_delta(delta, bound):
+    """Return a copy of ``delta`` scaled down so its L2 norm is at most ``bound`` (> 0).
+
+    A delta already within the bound is copied unchanged. Raises ValueError if ``bound`` is
+    not a positive number or a value of the delta is not finite.
+    """
+    if not _finite(bound) or bound <= 0:
+        raise ValueError("the clip bound must be a positive number, got " + str(bound))
+    norm = delta_norm(delta)
+    if not _finite(norm):
+        raise ValueError("the delta holds a value that is not finite")
+    factor = 1.0
+    if norm > bound:
+        factor = bound / norm
+    out = {}
+    for key in ["weights", "bias"]:
+        values = delta[key]
+        copy = _floats(len(values))
+        for i in range(len(values)):
+            copy[i] = values[i] * factor
+        out[key] = copy
+    return out
