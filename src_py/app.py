@@ -90,19 +90,26 @@ async def load_app(page):
     return app
 
 
-def js_method(method):
-    """Wrap an async method for JS callers: failures reject with a JS Error and a clear message."""
+def js_method(method, after):
+    """Wrap an async method for JS callers: failures reject with a JS Error and a clear message.
+
+    after: None, or an async function run after a successful call (to refresh the page)."""
 
     async def call(*args):
         try:
-            return await method(*args)
+            result = await method(*args)
         except:  # noqa: E722 - JS errors are not Python exceptions here
             raise __new__(Error(describe(__except0__)))
+        if after is not None:
+            await after()
+        return result
 
     return call
 
 
-def expose(app):
+def expose(app, changed):
+    """Publish ``window.tinybert``; ``changed()`` runs after every call that changes state, so
+    the page always shows what scripts did."""
     c = app.classifier
 
     async def add_example(text, label):
@@ -122,26 +129,26 @@ def expose(app):
         return c.export_head()
 
     window.tinybert = {
-        "tokenize": js_method(app.tokenize),
-        "embed": js_method(app.embed),
-        "predict": js_method(app.predict),
-        "backend": js_method(app.backend),
-        "labels": js_method(app.labels),
-        "stats": js_method(app.stats),
-        "addExample": js_method(add_example),
-        "deleteExample": js_method(c.delete_example),
-        "train": js_method(train),
-        "setLabels": js_method(c.set_labels),
-        "renameLabel": js_method(c.rename_label),
-        "examples": js_method(examples),
-        "counts": js_method(counts),
-        "evaluate": js_method(c.evaluate),
-        "save": js_method(c.save),
-        "load": js_method(c.load),
-        "deleteModel": js_method(c.delete_model),
-        "listModels": js_method(c.list_models),
-        "exportHead": js_method(export_head),
-        "importHead": js_method(c.import_head),
+        "tokenize": js_method(app.tokenize, None),
+        "embed": js_method(app.embed, None),
+        "predict": js_method(app.predict, None),
+        "backend": js_method(app.backend, None),
+        "labels": js_method(app.labels, None),
+        "stats": js_method(app.stats, None),
+        "addExample": js_method(add_example, changed),
+        "deleteExample": js_method(c.delete_example, changed),
+        "train": js_method(train, changed),
+        "setLabels": js_method(c.set_labels, changed),
+        "renameLabel": js_method(c.rename_label, changed),
+        "examples": js_method(examples, None),
+        "counts": js_method(counts, None),
+        "evaluate": js_method(c.evaluate, None),
+        "save": js_method(c.save, changed),
+        "load": js_method(c.load, changed),
+        "deleteModel": js_method(c.delete_model, changed),
+        "listModels": js_method(c.list_models, None),
+        "exportHead": js_method(export_head, None),
+        "importHead": js_method(c.import_head, changed),
     }
 
 
@@ -181,6 +188,11 @@ class Controller:
 
     async def refresh_models(self):
         self.models.show_models(await self.classifier.list_models())
+        return None
+
+    async def refresh_all(self):
+        self.refresh()
+        await self.refresh_models()
         return None
 
     async def predict(self, text):
@@ -340,9 +352,8 @@ async def main():
                   "evaluate": control.evaluate})
     models.enable({"save": control.save, "load": control.load, "delete": control.delete,
                    "export": control.export, "import_bytes": control.import_bytes})
-    control.refresh()
-    await control.refresh_models()
-    expose(app)
+    await control.refresh_all()
+    expose(app, control.refresh_all)
     if page.status.className.indexOf("error") < 0:
         page.show_status("Ready. Type a text and press Predict.", "ready")
     return None
