@@ -8,7 +8,7 @@ Keys (``app.config``; the same names as environment variables for ``python -m fl
 - ``ROUND_SECONDS`` (300): ...or when this much time passed since it opened.
 - ``AGGREGATOR`` (``fedavg``): ``fedavg``, ``median``, ``trimmed_mean`` or ``krum``;
   ``TRIM_RATIO`` (0.1) for trimmed_mean, ``KRUM_BYZANTINE`` (1) and ``KRUM_SELECT`` (1).
-- ``CLIP_BOUND`` (10.0): the largest L2 norm of a delta; the server refuses larger ones and
+- ``CLIP_BOUND`` (30.0): the largest L2 norm of a delta; the server refuses larger ones and
   clips before aggregating.
 - ``MAX_CONTENT_LENGTH`` (65536): the largest request body in bytes.
 - ``FEDERATIONS``: list of ``{name, labels, dim, encoder, hidden_size}``, created at start
@@ -38,7 +38,9 @@ DEFAULTS = {
     "TRIM_RATIO": 0.1,
     "KRUM_BYZANTINE": 1,
     "KRUM_SELECT": 1,
-    "CLIP_BOUND": 10.0,
+    # A page's first head starts from class prototypes with rows of length 10, so a first
+    # delta has norm of about 10 * sqrt(labels): 30 admits that for up to 9 labels.
+    "CLIP_BOUND": 30.0,
     "MAX_CONTENT_LENGTH": 65536,
     "FEDERATIONS": [DEFAULT_FEDERATION],
     "CLOCK": time.time,

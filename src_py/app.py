@@ -5,11 +5,13 @@ from classifier import Classifier
 from embedding_cache import EmbeddingCache
 from encoder import open_encoder
 from errors import AppError, describe
+from fl_client import FederationClient
 from model_store import load_model_file
 from settings import requested_backend, save_backend, saved_backend
 from storage import open_storage
 from tokenizer_client import TokenizerClient
 from ui import Page
+from ui_federation import FederationPanel
 from ui_models import ModelsPanel
 from ui_teach import TeachPanel
 
@@ -35,6 +37,7 @@ class App:
         self.embeddings = EmbeddingCache(manifest["files"][manifest["encoder_file"]]["sha256"],
                                          EMBEDDING_CACHE_SIZE)
         self.classifier = Classifier(manifest, self.embed, storage)
+        self.federation = FederationClient(storage, "default")
 
     async def tokenize(self, text):
         check_text(text, True)
@@ -107,9 +110,9 @@ def js_method(method, after):
     return call
 
 
-def expose(app, changed):
+def expose(app, changed, synced):
     """Publish ``window.tinybert``; ``changed()`` runs after every call that changes state, so
-    the page always shows what scripts did."""
+    the page always shows what scripts did (``synced()`` after federation calls)."""
     c = app.classifier
 
     async def add_example(text, label):
@@ -127,6 +130,12 @@ def expose(app, changed):
 
     async def export_head():
         return c.export_head()
+
+    async def send_delta(options):
+        return await app.federation.send_delta(c, options)
+
+    async def apply_aggregate():
+        return await app.federation.apply_aggregate(c)
 
     window.tinybert = {
         "tokenize": js_method(app.tokenize, None),
@@ -149,6 +158,9 @@ def expose(app, changed):
         "listModels": js_method(c.list_models, None),
         "exportHead": js_method(export_head, None),
         "importHead": js_method(c.import_head, changed),
+        "sendDelta": js_method(send_delta, synced),
+        "applyAggregate": js_method(apply_aggregate, synced),
+        "federation": js_method(app.federation.status, None),
     }
 
 
@@ -163,11 +175,12 @@ def on_backend_choice(value):
 class Controller:
     """What the page's controls do: each handler reports success or the error in the status."""
 
-    def __init__(self, app, page, teach, models):
+    def __init__(self, app, page, teach, models, federation):
         self.app = app
         self.page = page
         self.teach = teach
         self.models = models
+        self.federation = federation
         self.classifier = app.classifier
 
     async def guarded(self, work, success):
@@ -193,6 +206,58 @@ class Controller:
     async def refresh_all(self):
         self.refresh()
         await self.refresh_models()
+        return None
+
+    async def refresh_synced(self):
+        await self.refresh_all()
+        await self.refresh_federation()
+        return None
+
+    async def refresh_federation(self):
+        """Show the federation's state; an unreachable server is reported, not fatal."""
+        try:
+            self.federation.show_status(await self.app.federation.status())
+        except:  # noqa: E722
+            self.federation.show_unreachable(describe(__except0__))
+        sent = self.app.federation.last["sent"]
+        if sent:
+            self.federation.show_sent(sent)
+        return None
+
+    async def send_delta(self):
+        self.federation.set_busy(True)
+        done = {}
+
+        async def work():
+            sent = await self.app.federation.send_delta(
+                self.classifier, {"epochs": self.teach.epoch_count()})
+            done["text"] = ("Sent a delta of " + str(sent["bytes"]) + " bytes to round "
+                            + str(sent["round"]) + ". Your texts stayed in this browser.")
+            await self.refresh_federation()
+
+        await self.guarded(work, None)
+        if done["text"]:
+            self.page.show_status(done["text"], "ready")
+        self.federation.set_busy(False)
+        return None
+
+    async def apply_aggregate(self):
+        self.federation.set_busy(True)
+        done = {}
+
+        async def work():
+            result = await self.app.federation.apply_aggregate(self.classifier)
+            done["text"] = "Now using the federation's head v" + str(result["version"]) + "."
+            self.refresh()
+            await self.refresh_federation()
+            if len(self.page.text.value.strip()) > 0:
+                prediction = await self.app.predict(self.page.text.value)
+                self.page.show_prediction(prediction, self.classifier.labels(), 0)
+
+        await self.guarded(work, None)
+        if done["text"]:
+            self.page.show_status(done["text"], "ready")
+        self.federation.set_busy(False)
         return None
 
     async def predict(self, text):
@@ -344,7 +409,8 @@ async def main():
         return None
     teach = TeachPanel()
     models = ModelsPanel()
-    control = Controller(app, page, teach, models)
+    federation = FederationPanel()
+    control = Controller(app, page, teach, models, federation)
     page.show_backend(app.encoder.info())
     page.enable(control.predict)
     teach.enable({"train": control.train, "add": control.add_only, "add_label": control.add_label,
@@ -352,8 +418,10 @@ async def main():
                   "evaluate": control.evaluate})
     models.enable({"save": control.save, "load": control.load, "delete": control.delete,
                    "export": control.export, "import_bytes": control.import_bytes})
+    federation.enable(control.send_delta, control.apply_aggregate)
     await control.refresh_all()
-    expose(app, control.refresh_all)
+    expose(app, control.refresh_all, control.refresh_synced)
+    control.refresh_federation()   # in the background: the page is usable without the server
     if page.status.className.indexOf("error") < 0:
         page.show_status("Ready. Type a text and press Predict.", "ready")
     return None

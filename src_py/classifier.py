@@ -225,18 +225,52 @@ class Classifier:
         await self._persist_working_head()
         return history
 
+    async def train_local(self, weights, bias, version, options):
+        """Train a copy of the global head (``weights``, ``bias``) on this browser's examples,
+        for a federated update; this page's own head is not changed.
+
+        An untrained global head (version 0) starts from the class prototypes, a trained one
+        from its own weights. Returns ``{weights, bias, examples}``.
+        """
+        data = await self._training_set()
+        if len(data["xs"]) == 0:
+            raise AppError("There are no examples to learn from yet: label some texts first. "
+                           + "Nothing was sent.")
+        opts = resolve_options(options)
+        opts["init"] = "prototype" if version == 0 else "keep"
+        head = head_with_weights(self.head.labels, self.head.dim, weights, bias)
+        try:
+            train_head(head, data["xs"], data["ys"], opts, None)
+        except ValueError as error:
+            raise AppError(str(error) + " Nothing was sent.")
+        return {"weights": head.weights, "bias": head.bias, "examples": len(data["xs"])}
+
+    async def use_global_head(self, labels, weights, bias, version):
+        """Make the federation's head (``version``) this page's head."""
+        self.head = round_to_float32(head_with_weights(labels, self.head.dim, weights, bias))
+        self.trained = {"federation_version": version, "time": _now()}
+        await self._persist_working_head()
+        return None
+
     async def evaluate(self):
         """Held-out accuracy and confusion matrix by cross-validation over the examples."""
         data = await self._training_set()
         folds = suggest_folds(data["ys"], len(self.head.labels))
         try:
             result = cross_validate(self.head.labels, self.head.dim, data["xs"], data["ys"],
-                                    self.trained["options"] if self.trained else None, folds)
+                                    self._trained("options"), folds)
         except ValueError as error:
             raise AppError(str(error))
         result["counts"] = class_counts(data["ys"], len(self.head.labels))
         result["labels"] = self.labels()
         return result
+
+    def _trained(self, key):
+        """A field of the last training record, or None (a federated head has no history)."""
+        if not self.trained or not (key in self.trained):
+            return None
+        value = self.trained[key]
+        return None if typeof(value) == "undefined" else value
 
     def predict(self, vector):
         return self.head.predict(vector)
@@ -330,8 +364,8 @@ class Classifier:
         info["name"] = "exported"
         info["version"] = 0
         info["created"] = _now()
-        info["training"] = self.trained["options"] if self.trained else None
-        info["metrics"] = self.trained["history"] if self.trained else None
+        info["training"] = self._trained("options")
+        info["metrics"] = self._trained("history")
         return encode_head_file(self.head.labels, self.head.weights, self.head.bias, info)
 
     async def import_head(self, data):

@@ -1,0 +1,178 @@
+"""The page's side of federated learning: register, fetch the global head, send a quantised
+delta of the locally trained head, apply the aggregate. Only head deltas leave the page.
+
+Network failures are retried (three tries, growing pauses); the server's refusals are
+reported in its own words. Nothing local (examples, saved heads) is touched by a failure.
+"""
+from core.codec import Update, decode_head, encode_update
+from core.delta import clip_delta, delta_norm, delta_of
+from errors import AppError, describe
+
+API = "api/"
+RETRIES = 3
+IDENTITY_KEY = "fl_identity"
+
+
+def _headers(pairs):
+    """A fetch Headers object (a Python dict is not one: fetch would iterate it)."""
+    headers = __new__(Headers())
+    for pair in pairs:
+        headers.append(pair[0], pair[1])
+    return headers
+
+
+def _sleep(millis):
+    return __new__(Promise(lambda resolve: setTimeout(resolve, millis)))
+
+
+class ServerRefusal(AppError):
+    """The server answered with an error: ``status``, ``code`` and its ``detail``."""
+
+    def __init__(self, status, code, detail):
+        AppError.__init__(self, "The federation server refused: " + detail + " (" + code + ").")
+        self.status = status
+        self.code = code
+
+
+async def _request(path, options):
+    """fetch() with retries on network failure; returns the Response, raises on an error status."""
+    last = ""
+    for attempt in range(RETRIES):
+        try:
+            response = await fetch(API + path, options)
+        except:  # noqa: E722 - a JS TypeError when the server is unreachable
+            last = describe(__except0__)
+            await _sleep(300 * (attempt + 1))
+            continue
+        if response.ok:
+            return response
+        code = "http_" + str(response.status)
+        detail = response.statusText
+        try:
+            body = await response.json()
+            code = body.error
+            detail = body.detail
+        except:  # noqa: E722 - not a JSON error body
+            pass
+        if response.status >= 500 and attempt < RETRIES - 1:
+            await _sleep(300 * (attempt + 1))
+            continue
+        raise ServerRefusal(response.status, code, detail)
+    raise AppError("Cannot reach the federation server (" + last + "). Check that it runs and "
+                   + "try again; your examples and models are safe in this browser.")
+
+
+async def _json(path, options):
+    response = await _request(path, options)
+    return await response.json()
+
+
+class FederationClient:
+    """One browser's membership of a federation, remembered in ``storage`` (may be None)."""
+
+    def __init__(self, storage, federation):
+        self.storage = storage
+        self.federation = federation
+        self.identity = None
+        self.last = {"sent": None, "applied": None, "state": None}
+
+    def _query(self):
+        return "?federation=" + encodeURIComponent(self.federation)
+
+    async def _identity(self, fresh):
+        if self.identity is not None and not fresh:
+            return self.identity
+        if self.storage is not None and not fresh:
+            saved = await self.storage.setting(IDENTITY_KEY + ":" + self.federation, None)
+            if saved:
+                self.identity = saved
+                return saved
+        body = JSON.stringify({"federation": self.federation})
+        self.identity = await _json("register", {
+            "method": "POST", "body": body,
+            "headers": _headers([["Content-Type", "application/json"]])})
+        if self.storage is not None:
+            await self.storage.set_setting(IDENTITY_KEY + ":" + self.federation, self.identity)
+        return self.identity
+
+    async def state(self):
+        """The federation's labels, head version, clip bound and current round."""
+        self.last["state"] = await _json("federation" + self._query(), {})
+        return self.last["state"]
+
+    async def global_head(self):
+        response = await _request("head" + self._query(), {"cache": "no-store"})
+        return decode_head(__new__(Uint8Array(await response.arrayBuffer())))
+
+    def _check_labels(self, state, labels):
+        same = len(state.labels) == len(labels)
+        for i in range(len(labels)):
+            same = same and state.labels[i] == labels[i]
+        if not same:
+            raise AppError("This federation classifies " + ", ".join(state.labels) + "; your "
+                           + "labels are " + ", ".join(labels) + ". Set your labels to the "
+                           + "federation's (same names, same order) to take part; nothing was sent.")
+        return None
+
+    async def send_delta(self, classifier, options):
+        """Train locally from the global head and send the clipped, quantised delta.
+
+        Returns what was sent: ``{bytes, norm, clipped, round, examples, base_version,
+        accepted_in_round, round_closed}``. Raises AppError (nothing is lost locally).
+        """
+        identity = await self._identity(False)
+        for attempt in range(2):
+            state = await self.state()
+            self._check_labels(state, classifier.labels())
+            head = await self.global_head()
+            local = await classifier.train_local(head.weights, head.bias, head.version, options)
+            delta = delta_of(local["weights"], local["bias"], head.weights, head.bias)
+            norm = delta_norm(delta)
+            clipped = clip_delta(delta, state.clip_bound)
+            data = encode_update(Update(identity.client_id, state.round.id, head.version,
+                                        local["examples"], head.rows, head.cols,
+                                        clipped["weights"], clipped["bias"]), state.clip_bound)
+            try:
+                answer = await _json("update", {
+                    "method": "POST", "body": data,
+                    "headers": _headers([["Content-Type", "application/octet-stream"],
+                                         ["Authorization", "Bearer " + identity.token]])})
+            except ServerRefusal as refusal:
+                if refusal.code == "unauthorized" and attempt == 0:
+                    identity = await self._identity(True)   # the server forgot us: register again
+                    continue
+                if (refusal.code == "stale_round" or refusal.code == "stale_base") and attempt == 0:
+                    continue   # a round closed meanwhile: train again from the new head
+                if refusal.code == "replay":
+                    raise AppError("You already sent an update in round " + str(state.round.id)
+                                   + ". Wait for the round to close, then Apply Aggregate.")
+                raise refusal
+            self.last["sent"] = {"bytes": len(data), "norm": norm,
+                                 "clipped": norm > state.clip_bound, "round": state.round.id,
+                                 "examples": local["examples"], "base_version": head.version,
+                                 "accepted_in_round": answer.accepted_in_round,
+                                 "round_closed": answer.round_closed,
+                                 "time": __new__(Date()).toISOString()}
+            return self.last["sent"]
+        raise AppError("The federation kept changing while sending; try again.")
+
+    async def apply_aggregate(self, classifier):
+        """Fetch the global head and make it this page's head. Returns ``{version, labels}``."""
+        state = await self.state()
+        self._check_labels(state, classifier.labels())
+        head = await self.global_head()
+        if head.version == 0:
+            raise AppError("The federation has no aggregate yet (round " + str(state.round.id)
+                           + " has " + str(state.round.accepted) + " of "
+                           + str(state.min_updates) + " updates). Try again after it closes.")
+        await classifier.use_global_head(state.labels, head.weights, head.bias, head.version)
+        self.last["applied"] = {"version": head.version, "time": __new__(Date()).toISOString()}
+        return {"version": head.version, "labels": classifier.labels()}
+
+    async def status(self):
+        """Server, round, head version and last sync, for the page's federation panel."""
+        state = await self.state()
+        return {"federation": state.js_name, "labels": state.labels,
+                "head_version": state.head_version, "round": state.round,
+                "min_updates": state.min_updates, "last_sent": self.last["sent"],
+                "last_applied": self.last["applied"]}
