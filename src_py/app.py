@@ -2,6 +2,8 @@
 exposes the automation API ``window.tinybert``."""
 from assets import fetch_json
 from classifier import Classifier
+from core.active import margin, uncertainty_order
+from core.csv_out import to_csv
 from embedding_cache import EmbeddingCache
 from encoder import open_encoder
 from errors import AppError, describe
@@ -11,6 +13,7 @@ from settings import requested_backend, save_backend, saved_backend
 from storage import open_storage
 from tokenizer_client import TokenizerClient
 from ui import Page
+from ui_batch import BatchPanel
 from ui_federation import FederationPanel
 from ui_models import ModelsPanel
 from ui_teach import TeachPanel
@@ -57,6 +60,24 @@ class App:
     async def predict(self, text):
         vector = await self.embed(text)
         return self.classifier.predict(vector)
+
+    async def suggest(self, texts, on_progress):
+        """Which of ``texts`` to label next: all of them, least certain prediction first.
+
+        Returns ``{index, text, label, confidence, margin}`` per text."""
+        labels = self.classifier.labels()
+        results = []
+        for i in range(len(texts)):
+            results.append(await self.predict(texts[i]))
+            if on_progress is not None:
+                on_progress(i + 1, len(texts))
+        rows = [[result["scores"][label] for label in labels] for result in results]
+        items = []
+        for i in uncertainty_order(rows):
+            items.append({"index": i, "text": texts[i], "label": results[i]["label"],
+                          "confidence": results[i]["scores"][results[i]["label"]],
+                          "margin": margin(rows[i])})
+        return items
 
     async def backend(self):
         return self.encoder.info()
@@ -131,6 +152,9 @@ def expose(app, changed, synced):
     async def export_head():
         return c.export_head()
 
+    async def suggest(texts):
+        return await app.suggest(texts, None)
+
     async def send_delta(options):
         return await app.federation.send_delta(c, options)
 
@@ -161,6 +185,7 @@ def expose(app, changed, synced):
         "sendDelta": js_method(send_delta, synced),
         "applyAggregate": js_method(apply_aggregate, synced),
         "federation": js_method(app.federation.status, None),
+        "suggest": js_method(suggest, None),
     }
 
 
@@ -175,7 +200,9 @@ def on_backend_choice(value):
 class Controller:
     """What the page's controls do: each handler reports success or the error in the status."""
 
-    def __init__(self, app, page, teach, models, federation):
+    def __init__(self, app, page, teach, models, federation, batch):
+        self.batch = batch
+        self.batch_rows = []
         self.app = app
         self.page = page
         self.teach = teach
@@ -222,6 +249,59 @@ class Controller:
         sent = self.app.federation.last["sent"]
         if sent:
             self.federation.show_sent(sent)
+        return None
+
+    async def _predict_lines(self, lines):
+        """Predictions for each line, yielding to the browser between texts."""
+        if len(lines) == 0:
+            raise AppError("Paste some texts first, one per line.")
+        results = []
+        for i in range(len(lines)):
+            results.append(await self.app.predict(lines[i]))
+            self.batch.show_progress(i + 1, len(lines))
+            if i % 8 == 7:
+                await __new__(Promise(lambda resolve: setTimeout(resolve, 0)))
+        return results
+
+    async def classify_batch(self, lines):
+        self.batch.set_busy(True)
+
+        async def work():
+            results = await self._predict_lines(lines)
+            self.batch_rows = [[lines[i], results[i]["label"],
+                                results[i]["scores"][results[i]["label"]]]
+                               for i in range(len(lines))]
+            self.batch.show_results(self.batch_rows)
+
+        await self.guarded(work, "Classified " + str(len(lines)) + " texts.")
+        self.batch.set_busy(False)
+        return None
+
+    def download_csv(self):
+        rows = [[row[0], row[1], row[2].toFixed(4)] for row in self.batch_rows]
+        data = __new__(TextEncoder()).encode(to_csv(["text", "label", "confidence"], rows))
+        self.models.download(data, "predictions.csv")
+        return None
+
+    async def suggest(self, lines):
+        self.batch.set_busy(True)
+
+        async def work():
+            if len(lines) == 0:
+                raise AppError("Paste some texts first, one per line.")
+            items = await self.app.suggest(lines, self.batch.show_progress)
+            self.batch.show_suggestions(items, self.pick)
+
+        await self.guarded(work, "Suggested order: label the first texts first — the model is "
+                                 + "least sure about them.")
+        self.batch.set_busy(False)
+        return None
+
+    async def pick(self, text):
+        """Put a suggested text in the text box and predict it, ready to be labelled."""
+        self.page.text.value = text
+        self.page.text.focus()
+        await self.predict(text)
         return None
 
     async def send_delta(self):
@@ -410,7 +490,8 @@ async def main():
     teach = TeachPanel()
     models = ModelsPanel()
     federation = FederationPanel()
-    control = Controller(app, page, teach, models, federation)
+    batch = BatchPanel()
+    control = Controller(app, page, teach, models, federation, batch)
     page.show_backend(app.encoder.info())
     page.enable(control.predict)
     teach.enable({"train": control.train, "add": control.add_only, "add_label": control.add_label,
@@ -419,6 +500,7 @@ async def main():
     models.enable({"save": control.save, "load": control.load, "delete": control.delete,
                    "export": control.export, "import_bytes": control.import_bytes})
     federation.enable(control.send_delta, control.apply_aggregate)
+    batch.enable(control.classify_batch, control.suggest, control.download_csv)
     await control.refresh_all()
     expose(app, control.refresh_all, control.refresh_synced)
     control.refresh_federation()   # in the background: the page is usable without the server

@@ -1,4 +1,5 @@
 """DOM of the teaching controls: feedback, training progress, label editor, counts, metrics."""
+from ui_chart import draw_history
 
 
 def _el(element_id):
@@ -29,6 +30,8 @@ class TeachPanel:
         self.train_button = _el("train")
         self.add_button = _el("add-example")
         self.progress = _el("train-progress")
+        self.chart = _el("train-chart")
+        self.history = []
         self.log = _el("epoch-log").querySelector("tbody")
         self.label_list = _el("label-list")
         self.new_label = _el("new-label")
@@ -54,9 +57,24 @@ class TeachPanel:
 
         self.new_label.addEventListener("keydown", on_key)
         self.evaluate_button.addEventListener("click", lambda event: handlers["evaluate"]())
+        document.addEventListener("keydown", self._on_number_key)
         for button in [self.train_button, self.add_button, self.add_label_button,
                        self.evaluate_button]:
             button.disabled = False
+
+    def _on_number_key(self, event):
+        """Keys 1–9 pick the correct label, unless the user is typing in a field."""
+        target = event.target
+        tag = target.tagName if target else ""
+        typing = tag == "INPUT" or tag == "TEXTAREA" or (tag == "SELECT" and target != self.feedback)
+        if typing or event.ctrlKey or event.altKey or event.metaKey:
+            return None
+        if len(event.key) == 1 and event.key >= "1" and event.key <= "9":
+            index = int(event.key) - 1
+            if index < self.feedback.options.length:
+                event.preventDefault()
+                self.feedback.selectedIndex = index
+        return None
 
     def _add_label(self):
         name = self.new_label.value
@@ -74,10 +92,10 @@ class TeachPanel:
     def show_labels(self, labels, selected):
         """Fill the feedback list and the label editor with ``labels``."""
         self.feedback.innerHTML = ""
-        for label in labels:
+        for i in range(len(labels)):
             option = document.createElement("option")
-            option.value = label
-            option.textContent = label
+            option.value = labels[i]
+            option.textContent = (str(i + 1) + " · " if i < 9 else "") + labels[i]
             self.feedback.appendChild(option)
         if selected in labels:
             self.feedback.value = selected
@@ -104,6 +122,8 @@ class TeachPanel:
         self.progress.max = epochs
         self.progress.value = 0
         self.log.innerHTML = ""
+        self.history = []
+        draw_history(self.chart, self.history)
 
     def show_epoch(self, entry):
         self.progress.value = entry["epoch"]
@@ -112,6 +132,8 @@ class TeachPanel:
         row.appendChild(_cell("td", entry["loss"].toFixed(4)))
         row.appendChild(_cell("td", (entry["accuracy"] * 100).toFixed(1) + " %"))
         self.log.appendChild(row)
+        self.history.append(entry)
+        draw_history(self.chart, self.history)
 
     def show_counts(self, counts):
         parts = []
