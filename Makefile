@@ -36,6 +36,10 @@ $(STAMPS)/npm: package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
+$(STAMPS)/bench: $(STAMPS)/venv
+	$(PY) -m pip install --quiet -e '.[build,model,test,bench]'
+	@touch $@
+
 setup: $(STAMPS)/venv $(STAMPS)/npm
 
 $(CHROMIUM):
@@ -86,7 +90,7 @@ dev: transpile $(MODEL)/manifest.json
 test: build chromium postgresql
 	$(PY) -m pytest -q
 
-bench: build chromium
+bench: build chromium $(STAMPS)/bench
 	$(PY) -m bench
 
 clean:
