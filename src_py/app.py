@@ -1,11 +1,11 @@
 """The page's entry point: loads the model, wires tokenizer → encoder → head to the page, and
 exposes the automation API ``window.tinybert``."""
-from assets import fetch_json
+from assets import fetch_bytes, fetch_json
 from classifier import Classifier
 from core.active import margin, uncertainty_order
 from core.csv_out import to_csv
 from embedding_cache import EmbeddingCache
-from encoder import open_encoder
+from encoder import open_encoder, prepare_runtime
 from errors import AppError, describe
 from fl_client import FederationClient
 from model_store import load_model_file
@@ -90,18 +90,36 @@ class App:
         return {"timings": self.timings, "embeddings": self.embeddings.stats()}
 
 
+async def _start_tokenizer(manifest):
+    tokenizer = TokenizerClient()
+    await tokenizer.init(await fetch_json("tokenizer.json"), manifest["max_length"])
+    return tokenizer
+
+
+async def _prepare_runtime(manifest):
+    warmup = None
+    if manifest["warmup_file"]:
+        warmup = await fetch_bytes(manifest["warmup_file"])
+    return await prepare_runtime(requested_backend(), warmup)
+
+
 async def load_app(page):
+    """Fetch and start everything; the tokenizer, the runtime's WebAssembly and the model
+    download proceed at the same time."""
     started = performance.now()
     page.show_status("Loading the model…", "info")
     manifest = await fetch_json("manifest.json")
-    tokenizer = TokenizerClient()
-    tokenizer_ready = tokenizer.init(await fetch_json("tokenizer.json"), manifest["max_length"])
     name = manifest["encoder_file"]
-    model = await load_model_file("model/" + name, manifest["files"][name], page.show_progress)
+    parts = await Promise.all([
+        _start_tokenizer(manifest),
+        _prepare_runtime(manifest),
+        load_model_file("model/" + name, manifest["files"][name], page.show_progress),
+    ])
+    tokenizer = parts[0]
+    model = parts[2]
     fetched = performance.now()
     page.show_status("Starting the encoder…", "info")
-    encoder = await open_encoder(model["bytes"], manifest, requested_backend())
-    await tokenizer_ready
+    encoder = await open_encoder(parts[1], model["bytes"], manifest)
     timings = {"model_source": model["source"], "model_ms": fetched - started,
                "session_ms": performance.now() - fetched, "ready_ms": performance.now() - started}
     storage = None

@@ -98,50 +98,65 @@ def _wasm_available():
     return typeof(WebAssembly) != "undefined"
 
 
-async def _create_session(backend, model_bytes, session_options):
-    ort = await _import_runtime(backend)
-    threads = _thread_count() if backend == "wasm" else 1
-    ort.env.wasm.numThreads = threads
-    options = {"executionProviders": [backend]}
-    for key in __pragma__("js", "{}", "Object.keys(session_options)"):
-        options[key] = session_options[key]
-    session = await ort.InferenceSession.create(model_bytes, options)
-    return {"ort": ort, "session": session, "threads": threads}
+async def prepare_runtime(prefer, warmup_bytes):
+    """Choose the backend and start onnxruntime-web on it, before the model has arrived.
 
-
-async def open_encoder(model_bytes, manifest, prefer):
-    """Create the encoder session from the ONNX file's bytes.
-
-    manifest: the model manifest (hidden size, runtime session options).
-    prefer: "webgpu", "wasm" or None (automatic: WebGPU when the browser offers an adapter and
-    the session starts there, WASM otherwise).
-    Returns an Encoder whose ``info()`` says which backend runs and why.
-    Raises AppError when no backend can run the model, saying what to do.
+    prefer: "webgpu", "wasm" or None (automatic: WebGPU when the browser offers an adapter).
+    warmup_bytes: a tiny ONNX model; opening it makes onnxruntime-web fetch and compile its
+    WebAssembly now, so that this overlaps the model download. Returns the runtime for
+    ``open_encoder``. Raises AppError when no backend can run here, saying what to do.
     """
-    session_options = manifest["runtime"]["session_options"] if manifest["runtime"] else {}
     adapter = None if prefer == "wasm" else await _gpu_adapter()
     if prefer == "webgpu" and adapter is None:
         raise AppError("WebGPU was requested but this browser offers no WebGPU adapter. "
                        + "Choose Auto or WASM in the backend setting (or use ?backend=wasm).")
-    note = "forced" if prefer is not None else ("" if adapter is not None else "no WebGPU adapter")
-    if adapter is not None:
-        try:
-            made = await _create_session("webgpu", model_bytes, session_options)
-            return Encoder(made["ort"], made["session"], "webgpu", made["threads"],
-                           manifest["hidden_size"], note)
-        except:  # noqa: E722
-            failure = describe(__except0__)
-            if prefer == "webgpu":
-                raise AppError("The encoder could not start on WebGPU: " + failure
-                               + ". Choose Auto or WASM in the backend setting.")
-            note = "WebGPU failed: " + failure
     if not _wasm_available():
         raise AppError("This browser can run neither WebGPU nor WebAssembly, so the encoder "
                        + "cannot run here. Use a current Chrome, Edge, Firefox or Safari.")
+    backend = "webgpu" if adapter is not None else "wasm"
+    ort = await _import_runtime(backend)
+    threads = _thread_count() if backend == "wasm" else 1
+    ort.env.wasm.numThreads = threads
+    if warmup_bytes is not None:
+        try:
+            warm = await ort.InferenceSession.create(warmup_bytes, {"executionProviders": ["wasm"]})
+            await warm.release()
+        except:  # noqa: E722 - only an optimisation; the real session reports real problems
+            console.warn("Warm-up session failed: " + describe(__except0__))
+    note = "forced" if prefer is not None else ("" if adapter is not None else "no WebGPU adapter")
+    return {"ort": ort, "backend": backend, "threads": threads, "note": note, "prefer": prefer}
+
+
+async def _session(runtime, model_bytes, session_options):
+    options = {"executionProviders": [runtime["backend"]]}
+    for key in __pragma__("js", "{}", "Object.keys(session_options)"):
+        options[key] = session_options[key]
+    return await runtime["ort"].InferenceSession.create(model_bytes, options)
+
+
+async def open_encoder(runtime, model_bytes, manifest):
+    """Create the encoder session on the prepared runtime from the ONNX file's bytes.
+
+    If WebGPU was chosen automatically and the session fails there, WASM is used instead (and
+    the page says why). Returns an Encoder. Raises AppError saying what to do.
+    """
+    session_options = manifest["runtime"]["session_options"] if manifest["runtime"] else {}
+    if runtime["backend"] == "webgpu":
+        try:
+            session = await _session(runtime, model_bytes, session_options)
+            return Encoder(runtime["ort"], session, "webgpu", runtime["threads"],
+                           manifest["hidden_size"], runtime["note"])
+        except:  # noqa: E722
+            failure = describe(__except0__)
+            if runtime["prefer"] == "webgpu":
+                raise AppError("The encoder could not start on WebGPU: " + failure
+                               + ". Choose Auto or WASM in the backend setting.")
+            runtime = await prepare_runtime("wasm", None)
+            runtime["note"] = "WebGPU failed: " + failure
     try:
-        made = await _create_session("wasm", model_bytes, session_options)
+        session = await _session(runtime, model_bytes, session_options)
     except:  # noqa: E722
         raise AppError("Could not start the encoder on wasm: " + describe(__except0__)
                        + ". Rebuild the model with `make model` and reload.")
-    return Encoder(made["ort"], made["session"], "wasm", made["threads"],
-                   manifest["hidden_size"], note)
+    return Encoder(runtime["ort"], session, "wasm", runtime["threads"], manifest["hidden_size"],
+                   runtime["note"])

@@ -31,6 +31,7 @@ from tools.model_export import BuildError  # noqa: E402
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 ENCODER_FILE = "encoder.onnx"
+WARMUP_FILE = "warmup.onnx"
 FP32_FILE = "encoder.fp32.onnx"
 TOKENIZER_FILES = ["tokenizer.json", "vocab.txt", "tokenizer_config.json",
                    "special_tokens_map.json", "config.json"]
@@ -185,6 +186,7 @@ def build(out: Path, cache: Path, staging: Path, fusion: bool) -> dict:
         for name in TOKENIZER_FILES:
             shutil.copyfile(src / name, staging / name)
         write_notice(staging / "NOTICE.txt", card, version)
+        model_export.write_warmup_model(staging / WARMUP_FILE)
     manifest = {
         "format": 1,
         "model_id": MODEL_ID,
@@ -199,6 +201,7 @@ def build(out: Path, cache: Path, staging: Path, fusion: bool) -> dict:
         "output": model_export.OUTPUT,
         "encoder_file": ENCODER_FILE,
         "runtime": RUNTIME_SETTINGS,
+        "warmup_file": WARMUP_FILE,
         "quantization": {"method": "dynamic", "weight_type": "QInt8", "per_channel": True,
                          "reduce_range": False, "opset": model_export.OPSET, "fused": fused,
                          "fp32_sha256": file_digest(fp32)["sha256"]},

@@ -210,3 +210,21 @@ def quantize_int8(src: Path, dst: Path, fused: bool) -> None:
                          reduce_range=False, extra_options=extra)
     except Exception as exc:  # onnxruntime raises plain Exception here
         raise BuildError(f"INT8 quantisation failed: {exc}") from exc
+
+
+def write_warmup_model(dst: Path) -> None:
+    """A one-node ONNX model (Identity on a float vector) that the page opens while the real
+    encoder is still downloading: it makes onnxruntime-web fetch and compile its WebAssembly
+    early, so that the download and the compile overlap."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "warmup",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    dst.write_bytes(model.SerializeToString())
+
