@@ -1,8 +1,5 @@
-"""The page's DOM: the only module that reads or writes elements."""
-
-
-def _el(element_id):
-    return document.getElementById(element_id)
+"""The page's main controls: text, Predict, scores, backend, model progress, status."""
+from ui_dom import element
 
 
 def _percent(p):
@@ -13,16 +10,16 @@ class Page:
     """The controls of the page, by their stable element ids."""
 
     def __init__(self):
-        self.text = _el("text")
-        self.predict_button = _el("predict")
-        self.label = _el("label")
-        self.scores = _el("scores")
-        self.backend = _el("backend")
-        self.latency = _el("latency")
-        self.status = _el("status")
-        self.progress = _el("model-progress")
-        self.progress_text = _el("model-progress-text")
-        self.backend_choice = _el("backend-choice")
+        self.text = element("text")
+        self.predict_button = element("predict")
+        self.label = element("label")
+        self.scores = element("scores")
+        self.backend = element("backend")
+        self.latency = element("latency")
+        self.status = element("status")
+        self.progress = element("model-progress")
+        self.progress_text = element("model-progress-text")
+        self.backend_choice = element("backend-choice")
 
     def show_status(self, message, kind):
         """Show ``message``; kind is "info", "ready" or "error" (errors are announced)."""

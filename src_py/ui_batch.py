@@ -1,15 +1,6 @@
 """DOM of batch mode and active learning: paste lines, classify all, download CSV, and the
 suggested order in which to label texts."""
-
-
-def _el(element_id):
-    return document.getElementById(element_id)
-
-
-def _cell(tag, text):
-    cell = document.createElement(tag)
-    cell.textContent = text
-    return cell
+from ui_dom import cell, element
 
 
 def _picker(on_pick, text):
@@ -18,13 +9,13 @@ def _picker(on_pick, text):
 
 class BatchPanel:
     def __init__(self):
-        self.input = _el("batch-input")
-        self.classify_button = _el("classify-batch")
-        self.suggest_button = _el("suggest")
-        self.download_button = _el("download-csv")
-        self.progress = _el("batch-progress")
-        self.suggestions = _el("suggestions")
-        self.results = _el("batch-results")
+        self.input = element("batch-input")
+        self.classify_button = element("classify-batch")
+        self.suggest_button = element("suggest")
+        self.download_button = element("download-csv")
+        self.progress = element("batch-progress")
+        self.suggestions = element("suggestions")
+        self.results = element("batch-results")
 
     def lines(self):
         """The pasted texts, one per non-blank line."""
@@ -54,13 +45,13 @@ class BatchPanel:
         self.results.innerHTML = ""
         header = document.createElement("tr")
         for name in ["Text", "Label", "Confidence"]:
-            header.appendChild(_cell("th", name))
+            header.appendChild(cell("th", name))
         self.results.appendChild(header)
         for row in rows:
             line = document.createElement("tr")
-            line.appendChild(_cell("td", row[0]))
-            line.appendChild(_cell("td", row[1]))
-            line.appendChild(_cell("td", (row[2] * 100).toFixed(1) + " %"))
+            line.appendChild(cell("td", row[0]))
+            line.appendChild(cell("td", row[1]))
+            line.appendChild(cell("td", (row[2] * 100).toFixed(1) + " %"))
             self.results.appendChild(line)
         self.download_button.disabled = len(rows) == 0
 
@@ -75,8 +66,8 @@ class BatchPanel:
             button.textContent = "Label this"
             button.setAttribute("aria-label", "Label: " + item["text"])
             button.addEventListener("click", _picker(on_pick, item["text"]))
-            entry.appendChild(_cell("span", item["text"] + " "))
-            why = _cell("span", "(now " + item["label"] + ", " + (item["confidence"] * 100).toFixed(0)
+            entry.appendChild(cell("span", item["text"] + " "))
+            why = cell("span", "(now " + item["label"] + ", " + (item["confidence"] * 100).toFixed(0)
                         + " %; margin " + item["margin"].toFixed(2) + ") ")
             why.className = "why"
             entry.appendChild(why)

@@ -1,8 +1,5 @@
 """DOM of the federation controls: Send Delta, Apply Aggregate, federation status."""
-
-
-def _el(element_id):
-    return document.getElementById(element_id)
+from ui_dom import element
 
 
 def _when(iso):
@@ -11,10 +8,10 @@ def _when(iso):
 
 class FederationPanel:
     def __init__(self):
-        self.send_button = _el("send-delta")
-        self.apply_button = _el("apply-aggregate")
-        self.status = _el("fl-status")
-        self.sent = _el("fl-sent")
+        self.send_button = element("send-delta")
+        self.apply_button = element("apply-aggregate")
+        self.status = element("fl-status")
+        self.sent = element("fl-sent")
 
     def enable(self, on_send, on_apply):
         self.send_button.addEventListener("click", lambda event: on_send())

@@ -1,21 +1,18 @@
 """DOM of the model controls: save, the saved-model list, load, delete, export, import."""
-
-
-def _el(element_id):
-    return document.getElementById(element_id)
+from ui_dom import element
 
 
 class ModelsPanel:
     """Save Model / Load Model / Delete / Export / Import."""
 
     def __init__(self):
-        self.name = _el("model-name")
-        self.save_button = _el("save")
-        self.list = _el("model-list")
-        self.load_button = _el("load")
-        self.delete_button = _el("delete-model")
-        self.export_button = _el("export")
-        self.import_file = _el("import-file")
+        self.name = element("model-name")
+        self.save_button = element("save")
+        self.list = element("model-list")
+        self.load_button = element("load")
+        self.delete_button = element("delete-model")
+        self.export_button = element("export")
+        self.import_file = element("import-file")
 
     def enable(self, handlers):
         """handlers: save(name), load(name), delete(name), export(), import_bytes(Uint8Array)."""

@@ -1,15 +1,6 @@
 """DOM of the teaching controls: feedback, training progress, label editor, counts, metrics."""
+from ui_dom import cell, element
 from ui_chart import draw_history
-
-
-def _el(element_id):
-    return document.getElementById(element_id)
-
-
-def _cell(tag, text):
-    cell = document.createElement(tag)
-    cell.textContent = text
-    return cell
 
 
 def _button(text, label, on_click):
@@ -25,21 +16,21 @@ class TeachPanel:
     """Feedback label, Train on Feedback, per-epoch log, labels, example counts, metrics."""
 
     def __init__(self):
-        self.feedback = _el("feedback-label")
-        self.epochs = _el("epochs")
-        self.train_button = _el("train")
-        self.add_button = _el("add-example")
-        self.progress = _el("train-progress")
-        self.chart = _el("train-chart")
+        self.feedback = element("feedback-label")
+        self.epochs = element("epochs")
+        self.train_button = element("train")
+        self.add_button = element("add-example")
+        self.progress = element("train-progress")
+        self.chart = element("train-chart")
         self.history = []
-        self.log = _el("epoch-log").querySelector("tbody")
-        self.label_list = _el("label-list")
-        self.new_label = _el("new-label")
-        self.add_label_button = _el("add-label")
-        self.counts = _el("example-counts")
-        self.evaluate_button = _el("evaluate")
-        self.cv = _el("cv-accuracy")
-        self.confusion = _el("confusion")
+        self.log = element("epoch-log").querySelector("tbody")
+        self.label_list = element("label-list")
+        self.new_label = element("new-label")
+        self.add_label_button = element("add-label")
+        self.counts = element("example-counts")
+        self.evaluate_button = element("evaluate")
+        self.cv = element("cv-accuracy")
+        self.confusion = element("confusion")
 
     def enable(self, handlers):
         """Wire the controls. handlers: train(label, epochs), add(label), add_label(name),
@@ -105,7 +96,7 @@ class TeachPanel:
 
     def _label_row(self, label, removable):
         row = document.createElement("li")
-        name = _cell("span", label)
+        name = cell("span", label)
         name.className = "label-name"
         row.appendChild(name)
         handlers = self.handlers
@@ -128,9 +119,9 @@ class TeachPanel:
     def show_epoch(self, entry):
         self.progress.value = entry["epoch"]
         row = document.createElement("tr")
-        row.appendChild(_cell("td", str(entry["epoch"])))
-        row.appendChild(_cell("td", entry["loss"].toFixed(4)))
-        row.appendChild(_cell("td", (entry["accuracy"] * 100).toFixed(1) + " %"))
+        row.appendChild(cell("td", str(entry["epoch"])))
+        row.appendChild(cell("td", entry["loss"].toFixed(4)))
+        row.appendChild(cell("td", (entry["accuracy"] * 100).toFixed(1) + " %"))
         self.log.appendChild(row)
         self.history.append(entry)
         draw_history(self.chart, self.history)
@@ -151,13 +142,13 @@ class TeachPanel:
                                + str(result["folds"]) + " folds).")
         self.confusion.innerHTML = ""
         header = document.createElement("tr")
-        header.appendChild(_cell("th", "true \\ predicted"))
+        header.appendChild(cell("th", "true \\ predicted"))
         for label in result["labels"]:
-            header.appendChild(_cell("th", label))
+            header.appendChild(cell("th", label))
         self.confusion.appendChild(header)
         for i in range(len(result["labels"])):
             row = document.createElement("tr")
-            row.appendChild(_cell("th", result["labels"][i]))
+            row.appendChild(cell("th", result["labels"][i]))
             for j in range(len(result["labels"])):
-                row.appendChild(_cell("td", str(result["confusion"][i][j])))
+                row.appendChild(cell("td", str(result["confusion"][i][j])))
             self.confusion.appendChild(row)
