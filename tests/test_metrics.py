@@ -32,6 +32,7 @@ def test_class_counts():
     (lambda: confusion_matrix([0, 3], [0, 1], 3), "Label index 3 is outside 0 to 2."),
     (lambda: class_counts([0, -1], 2), "Label index -1 is outside 0 to 1."),
     (lambda: class_counts([0, 0.5], 2), "Label index 0.5 is outside 0 to 1."),
+    (lambda: class_counts([0, '1'], 2), "Label index 1 is outside 0 to 1."),
 ])
 def test_refusals(call, message):
     with pytest.raises(ValueError) as err:

@@ -169,21 +169,21 @@ def test_training_is_deterministic_for_a_seed():
     assert run(5) != run(6)
 
 
-def test_prototype_init_rows_are_scaled_class_means_and_start_balanced():
+def test_prototype_init_is_the_scaled_nearest_class_mean_classifier():
     xs, ys = blobs(6, 3, 10, 0.5, seed=4)
     xs, ys = xs[:14], ys[:14]          # counts 6, 6, 2
     head = LinearHead(['a', 'b', 'c', 'empty'], 10)
-    counts = [6, 6, 2, 0]
-    prototype_init(head, xs, ys, counts, 7.0)
+    head.weights[35] = 5.0              # overwritten
+    prototype_init(head, xs, ys, [6, 6, 2, 0], 7.0)
     W = np.array(head.weights).reshape(4, 10)
     X, y = np.array(xs), np.array(ys)
     means = np.stack([X[y == k].mean(0) for k in range(3)])
-    assert np.allclose(W[:3], 7.0 * unit_rows(means), atol=1e-12)
-    assert np.all(W[3] == 0) and head.bias[3] == -7.0
-    avg_logit = (means @ W[:3].T + np.array(head.bias[:3])).mean(0)
-    assert np.allclose(avg_logit, 0.0, atol=1e-12)
-    # A label without examples is never predicted for unit-length inputs.
-    assert all(head.predict_index(x) != 3 for x in unit_rows(RNG.normal(size=(200, 10))))
+    assert np.allclose(W[:3], 7.0 * means, rtol=1e-13, atol=1e-15)
+    assert np.allclose(head.bias[:3], -3.5 * (means * means).sum(1), rtol=1e-13)
+    assert np.all(W[3] == 0) and head.bias[3] == -14.0
+    for x in list(unit_rows(RNG.normal(size=(300, 10)))) + xs:
+        nearest = int(np.argmin(((means - np.asarray(x)) ** 2).sum(1)))
+        assert head.predict_index(list(x)) == nearest     # never 3: no examples
 
 
 def test_label_without_examples_stays_unpredicted_after_training():
@@ -230,6 +230,10 @@ def test_keep_init_continues_from_current_weights():
     ([[0.0, 1.0], [1.0, 0.0]], [0, -1],
      "Example 1 has label index -1; the head has 3 labels (0 to 2)."),
     ([[0.0, 1.0], [1.0, 0.0]], [1, 1], NOT_ENOUGH_LABELS),
+    ([[0.0, 1.0], [1.0, 0.0]], [0, '1'],
+     "Example 1 has label index 1; the head has 3 labels (0 to 2)."),
+    ([[0.0, 1.0], [1.0, 0.0]], [0, 0.5],
+     "Example 1 has label index 0.5; the head has 3 labels (0 to 2)."),
     ([[0.0, 1.0], [1.0]], [0, 1], "Example 1 has 1 values; the head expects 2."),
 ])
 def test_bad_examples_are_refused_with_a_message(xs, ys, message):
@@ -276,6 +280,11 @@ def test_overflowing_but_finite_input_skips_steps_instead_of_poisoning_weights()
     ({'decay_mode': 'l1'}, "Unknown weight decay mode 'l1'; allowed: decoupled, l2."),
     ({'scale': 0}, "scale must be above 0 and at most 1000."),
     ({'seed': -2}, "seed must be a whole number of at least 0."),
+    ({'epochs': '5'}, "epochs must be a whole number from 0 to 100."),
+    ({'learning_rate': '0.1'}, "learning_rate must be between 0 and 10."),
+    ({'batch_size': True}, "batch_size must be a whole number of at least 1."),
+    ({'balance': 'no'}, "balance must be true or false."),
+    ({'balance': 1}, "balance must be true or false."),
 ])
 def test_bad_options_are_refused(options, message):
     xs, ys = blobs(3, 2, 4, 0.5, seed=10)

@@ -72,8 +72,10 @@ def test_adding_a_label_keeps_predictions_until_retrained(page):
     status_after(page, "#add-label")
     assert page.evaluate("() => window.tinybert.labels()") == ["Dev", "Meeting", "Email", "Invoice"]
     assert [r["label"] for r in predict_all(page, texts)] == before
-    options = page.locator("#feedback-label option").all_text_contents()
-    assert options == ["Dev", "Meeting", "Email", "Invoice"]
+    options = page.locator("#feedback-label option")
+    assert [options.nth(i).get_attribute("value") for i in range(4)] == [
+        "Dev", "Meeting", "Email", "Invoice"]
+    assert options.all_text_contents() == ["1 · Dev", "2 · Meeting", "3 · Email", "4 · Invoice"]
 
 
 def test_training_without_examples_or_with_one_label_says_so(page):

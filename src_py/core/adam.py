@@ -4,7 +4,8 @@ Bit-identical in CPython and in the browser for the same gradients: only +, -, *
 are used (all correctly rounded in IEEE doubles), and ``beta ** t`` is kept as a running
 product instead of a power, because ``Math.pow`` and libm ``pow`` may differ in the last bit.
 """
-import math
+# Imported by name: in the transpiled code ``math.f`` goes through a property getter.
+from math import sqrt
 
 from core.arrays import zeros
 
@@ -54,6 +55,12 @@ class Adam:
         """
         if not all_finite(grads):
             return False
+        self.apply(params, grads)
+        return True
+
+    def apply(self, params, grads):
+        """The update of ``step`` without the finiteness check, for callers that have already
+        checked ``grads`` (the trainer folds that check into a loop it runs anyway)."""
         self.steps += 1
         self.beta1_power = self.beta1_power * self.beta1
         self.beta2_power = self.beta2_power * self.beta2
@@ -65,12 +72,13 @@ class Adam:
         wd = self.weight_decay
         coupled_wd = 0.0 if self.decoupled else wd
         decoupled_wd = wd if self.decoupled else 0.0
+        eps = self.eps
         m = self.m
         v = self.v
         for i in range(self.size):
             g = grads[i] + coupled_wd * params[i]
             m[i] = b1 * m[i] + (1.0 - b1) * g
             v[i] = b2 * v[i] + (1.0 - b2) * g * g
-            update = (m[i] / c1) / (math.sqrt(v[i] / c2) + self.eps)
+            update = (m[i] / c1) / (sqrt(v[i] / c2) + eps)
             params[i] = params[i] - lr * (update + decoupled_wd * params[i])
-        return True
+        return None

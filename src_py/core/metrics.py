@@ -3,8 +3,7 @@
 Labels are indices ``0 .. n_labels-1`` into the head's label list. Everything here is exact
 arithmetic on counts, so CPython and the browser agree bit for bit.
 """
-import math
-
+from core.checks import is_whole
 from core.rng import Rng
 
 MAX_FOLDS = 10
@@ -20,7 +19,7 @@ def _check_pair(y_true, y_pred):
 
 
 def _check_index(y, n_labels):
-    if not (y >= 0 and y < n_labels and y == math.floor(y)):
+    if not is_whole(y, 0, n_labels - 1):
         raise ValueError("Label index " + str(y) + " is outside 0 to " + str(n_labels - 1)
                          + ".")
     return None
@@ -100,8 +99,7 @@ def kfold_splits(ys, n_labels, folds, seed):
     ``{'train': [indices], 'test': [indices]}``, indices ascending.
     Raises ValueError if folds is not a whole number from 2 to min(MAX_FOLDS, len(ys)).
     """
-    if not (folds >= 2 and folds <= MAX_FOLDS and folds == math.floor(folds)
-            and folds <= len(ys)):
+    if not is_whole(folds, 2, min(MAX_FOLDS, len(ys))):
         raise ValueError("Cross-validation needs a whole number of folds from 2 to "
                          + str(min(MAX_FOLDS, len(ys))) + ", got " + str(folds) + ".")
     class_counts(ys, n_labels)

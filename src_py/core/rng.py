@@ -8,7 +8,8 @@ and the 32-bit multiply is split into 16-bit halves. The sequence equals the wid
 JavaScript mulberry32 (``Math.imul`` version) for the same seed.
 """
 
-import math
+# Imported by name: in the transpiled code ``math.f`` goes through a property getter.
+from math import floor
 
 TWO32 = 4294967296
 TWO16 = 65536
@@ -25,34 +26,44 @@ def _xor(a, b):
     return (a ^ b) % TWO32
 
 
+def _next_u32(rng):
+    rng.state = (rng.state + 0x6D2B79F5) % TWO32
+    a = rng.state
+    t = _mul32(_xor(a, a // 32768), (a | 1) % TWO32)
+    t = _xor((t + _mul32(_xor(t, t // 128), (t | 61) % TWO32)) % TWO32, t)
+    return _xor(t, t // 16384)
+
+
+def _below(rng, n):
+    return floor(_next_u32(rng) / TWO32 * n)
+
+
 class Rng:
     """mulberry32 generator. seed: any integer (taken modulo 2**32).
 
     ``next_u32()`` gives integers in [0, 2**32), ``random()`` floats in [0, 1) with 32 random
     bits, ``below(n)`` integers in [0, n), ``shuffle(items)`` shuffles a list in place.
+    (The work is in module functions: a method call on ``self`` in transpiled code creates a
+    bound function each time.)
     """
 
     def __init__(self, seed):
         self.state = seed % TWO32
 
     def next_u32(self):
-        self.state = (self.state + 0x6D2B79F5) % TWO32
-        a = self.state
-        t = _mul32(_xor(a, a // 32768), (a | 1) % TWO32)
-        t = _xor((t + _mul32(_xor(t, t // 128), (t | 61) % TWO32)) % TWO32, t)
-        return _xor(t, t // 16384)
+        return _next_u32(self)
 
     def random(self):
-        return self.next_u32() / TWO32
+        return _next_u32(self) / TWO32
 
     def below(self, n):
-        """An integer in [0, n) (n >= 1); exact: a 32-bit draw scaled and floored."""
-        return math.floor(self.random() * n)
+        """An integer in [0, n) (n >= 1): a 32-bit draw scaled and floored."""
+        return _below(self, n)
 
     def shuffle(self, items):
         """Fisher-Yates shuffle of the list ``items`` in place; returns None."""
         for i in range(len(items) - 1, 0, -1):
-            j = self.below(i + 1)
+            j = _below(self, i + 1)
             swap = items[i]
             items[i] = items[j]
             items[j] = swap

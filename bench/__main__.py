@@ -1,0 +1,49 @@
+"""Run benchmarks: ``python -m bench`` runs every benchmark in BENCHMARKS; ``python -m bench
+learning`` (or several names) runs only those. Add a benchmark by adding one entry below: a
+name mapped to ``(module under bench/, whether a bare run includes it, one-line summary)``;
+the module needs a ``run()`` that writes its results under ``bench/results/``.
+"""
+import importlib
+import sys
+
+BENCHMARKS = {
+    'learning': ('learning', True, 'few-shot accuracy of the head trainer vs logistic regression'),
+    'tune': ('tune', False, 'hyper-parameter sweep that chose the trainer defaults (slow)'),
+    'train_speed': ('train_speed', False,
+                    'train_head in Node and Chromium, 5 epochs x 60 examples (in learning too)'),
+    'tokenizer_speed': ('tokenizer_speed', True,
+                        'tokens/s in Chromium: ours vs transformers.js vs HF tokenizers'),
+    'page_training': ('page_training', True,
+                      'in-page training time (5 epochs x 60 examples) and storage sizes'),
+    'encoder_speed': ('encoder_speed', True,
+                      'encoder latency, start-up, memory in Chromium vs transformers.js, ORT'),
+    'fl_simulation': ('fl_simulation', True,
+                      'federated rounds vs centralised; int8 vs float deltas; bytes per update'),
+    'fl_load': ('fl_load', True, '50 clients posting updates to gunicorn, SQLite and PostgreSQL'),
+}
+
+
+def usage():
+    lines = ['usage: python -m bench [name ...]', 'benchmarks:']
+    for name, (_, default, summary) in BENCHMARKS.items():
+        lines.append('  %-10s %s%s' % (name, summary, '' if default else ' [only by name]'))
+    return '\n'.join(lines)
+
+
+def main(argv):
+    if any(a in ('-h', '--help') for a in argv):
+        print(usage())
+        return 0
+    names = argv or [n for n, (_, default, _) in BENCHMARKS.items() if default]
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print('unknown benchmark %s\n%s' % (', '.join(unknown), usage()), file=sys.stderr)
+        return 2
+    for name in names:
+        print('== bench %s' % name, flush=True)
+        importlib.import_module('bench.' + BENCHMARKS[name][0]).run()
+    return 0
+
+
+if __name__ == '__main__':   # the guard matters: embedding workers re-import this module
+    sys.exit(main(sys.argv[1:]))
