@@ -1,4 +1,8 @@
 // Bundling configuration: the page shell (index.html) loads the Transcrypt output in build/.
+// `vite build --mode bench` builds the benchmark page (bench.html) into .cache/bench-dist
+// instead; the normal build never sees it.
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { defineConfig, defaultClientConditions } from 'vite';
 
 // Cross-origin isolation lets onnxruntime-web run WASM with several threads.
@@ -7,7 +11,7 @@ const isolation = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
-export default defineConfig({
+const product = {
   publicDir: 'public',
   resolve: {
     // onnxruntime-web without its glue code inlined: the glue is loaded from the URL the page
@@ -30,4 +34,34 @@ export default defineConfig({
     sourcemap: true,
     chunkSizeWarningLimit: 1024,
   },
-});
+};
+
+// The onnxruntime-web dist folder that transformers.js itself imports (it pins its own
+// version): the bench page points transformers.js at these wasm files, never at a CDN.
+function transformersOrtDist() {
+  const require = createRequire(import.meta.url);
+  const transformers = require.resolve('@huggingface/transformers');
+  const wasm = createRequire(transformers).resolve('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm');
+  return path.dirname(wasm);
+}
+
+function bench() {
+  return {
+    ...product,
+    resolve: {
+      ...product.resolve,
+      alias: { 'transformers-ort-dist': transformersOrtDist() },
+    },
+    optimizeDeps: { exclude: ['onnxruntime-web', '@huggingface/transformers'] },
+    build: {
+      ...product.build,
+      outDir: '.cache/bench-dist',
+      sourcemap: false,
+      minify: false,   // readable function names in CPU profiles
+      chunkSizeWarningLimit: 4096,
+      rolldownOptions: { input: 'bench.html' },
+    },
+  };
+}
+
+export default defineConfig(({ mode }) => (mode === 'bench' ? bench() : product));

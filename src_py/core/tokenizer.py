@@ -1,3 +1,4 @@
+# __pragma__ ('ecom')
 """BERT WordPiece tokenizer that reproduces Hugging Face ``tokenizers`` ids exactly.
 
 Runs unchanged under CPython and, transpiled by Transcrypt, in the browser. It is pure: no
@@ -570,7 +571,14 @@ def _astral_action(tk, cp):
 
 
 def _check_text(text):
-    if not isinstance(text, str):
+    # In the browser, typeof: Transcrypt's isinstance() tests for a __class__ property, which
+    # throws and catches a TypeError on a plain string and took a third of the encode time.
+    is_text = False
+    # __pragma__ ('skip')
+    is_text = isinstance(text, str)
+    # __pragma__ ('noskip')
+    #?is_text = typeof (text) == "string"
+    if not is_text:
         raise TypeError('Tokenizer expects a string, got ' + _describe(text))
     return None
 
