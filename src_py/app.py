@@ -349,8 +349,10 @@ class Controller:
             self.refresh()
             await self.refresh_federation()
             if len(self.page.text.value.strip()) > 0:
+                started = performance.now()
                 prediction = await self.app.predict(self.page.text.value)
-                self.page.show_prediction(prediction, self.classifier.labels(), 0)
+                self.page.show_prediction(prediction, self.classifier.labels(),
+                                          performance.now() - started)
 
         await self.guarded(work, None)
         if done["text"]:
@@ -385,8 +387,9 @@ class Controller:
                 self.teach.show_epoch(entry)
 
             history = await self.classifier.train({"epochs": epochs}, on_epoch)
+            started = performance.now()
             result = await self.app.predict(text)
-            self.page.show_prediction(result, self.classifier.labels(), 0)
+            self.page.show_prediction(result, self.classifier.labels(), performance.now() - started)
             last = history[len(history) - 1]
             self.page.show_status("Trained " + str(len(history)) + " epochs on "
                                   + str(self.classifier.trained["examples"]) + " examples: "

@@ -36,7 +36,7 @@ def draw_history(svg, history):
                                    "y2": HEIGHT - PAD, "stroke": "#999"}))
     svg.appendChild(_node("polyline", {"class": "loss", "points": _points(losses, top)}))
     svg.appendChild(_node("polyline", {"class": "accuracy", "points": _points(accuracies, 1)}))
-    labels = [["loss (max " + top.toFixed(3) + ")", PAD, 12, "#c0392b"],
+    labels = [["loss (max " + top.toPrecision(3) + ")", PAD, 12, "#c0392b"],
               ["accuracy (0–100 %)", WIDTH / 2, 12, "#1a73e8"],
               ["epoch 1", PAD, HEIGHT - 8, "#444"],
               ["epoch " + str(len(history)), WIDTH - PAD - 30, HEIGHT - 8, "#444"]]

@@ -120,7 +120,7 @@ class TeachPanel:
         self.progress.value = entry["epoch"]
         row = document.createElement("tr")
         row.appendChild(cell("td", str(entry["epoch"])))
-        row.appendChild(cell("td", entry["loss"].toFixed(4)))
+        row.appendChild(cell("td", entry["loss"].toPrecision(3)))
         row.appendChild(cell("td", (entry["accuracy"] * 100).toFixed(1) + " %"))
         self.log.appendChild(row)
         self.history.append(entry)
