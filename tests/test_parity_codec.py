@@ -170,3 +170,11 @@ def test_delta_clipping_parity():
     assert py == js
     norms = [np.linalg.norm(r["weights"] + r["bias"]) for r in py[:4]]
     assert max(norms) <= 1.0 + 1e-12
+
+
+def test_keep_unseen_rows_parity():
+    from parity import run_js_many, run_py_many
+
+    cases = [[[0, 2, 2], 3], [[], 2], [[1], 4]]
+    assert run_py_many("core.delta", "labels_seen", cases) == \
+        run_js_many("core.delta", "labels_seen", cases)

@@ -66,3 +66,26 @@ def clip_delta(delta, bound):
             copy[i] = values[i] * factor
         out[key] = copy
     return out
+
+
+def keep_unseen_rows(local_weights, local_bias, global_weights, global_bias, dim, labels_seen):
+    """Put back the global row and bias of every label with no local example, in place.
+
+    labels_seen: one flag per label. A client learned nothing about a label it has no example
+    of, so its update must not move that label: averaging the rows such a client trained
+    (a zero prototype, a very low bias) would push that label down for everyone.
+    """
+    for k in range(len(labels_seen)):
+        if not labels_seen[k]:
+            for j in range(dim):
+                local_weights[k * dim + j] = global_weights[k * dim + j]
+            local_bias[k] = global_bias[k]
+    return None
+
+
+def labels_seen(ys, n_labels):
+    """One flag per label: does any of the label indices ``ys`` name it?"""
+    seen = [False for k in range(n_labels)]
+    for y in ys:
+        seen[y] = True
+    return seen
