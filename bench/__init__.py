@@ -11,3 +11,23 @@ def src_py_on_path():
     src = os.path.join(REPO, 'src_py')
     if src not in sys.path:
         sys.path.insert(0, src)
+
+
+def load_results(name):
+    """The saved ``bench/results/<name>.json``, or None when there is none yet."""
+    import json
+    path = os.path.join(RESULTS, name + '.json')
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def save_results(name, results, markdown_text):
+    """Write ``bench/results/<name>.json`` and ``<name>.md``."""
+    import json
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, name + '.json'), 'w', encoding='utf-8') as f:
+        json.dump(results, f, indent=1)
+    with open(os.path.join(RESULTS, name + '.md'), 'w', encoding='utf-8') as f:
+        f.write(markdown_text)

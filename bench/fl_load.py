@@ -40,7 +40,7 @@ import time
 
 import numpy as np
 
-from bench import REPO, RESULTS
+from bench import REPO, RESULTS, load_results, save_results
 from bench.fl_client_sim import HOST, ServerProcess, SimClient
 from bench.fl_server import Body, fsync_ms, profile
 
@@ -382,19 +382,11 @@ def trials(folder):
 
 
 def _load_results():
-    path = os.path.join(RESULTS, 'fl_load.json')
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding='utf-8') as f:
-        return json.load(f)
+    return load_results('fl_load')
 
 
 def _save(results):
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, 'fl_load.json'), 'w', encoding='utf-8') as f:
-        json.dump(results, f, indent=1)
-    with open(os.path.join(RESULTS, 'fl_load.md'), 'w', encoding='utf-8') as f:
-        f.write(markdown(results))
+    save_results('fl_load', results, markdown(results))
 
 
 def run(argv=None):

@@ -42,7 +42,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from bench import RESULTS, protocol
+from bench import RESULTS, load_results, protocol, save_results
 from bench.fl_client_sim import ServerProcess, SimClient, clipped_delta, train_local
 from core.codec import Head, Update, decode_update, encode_update
 from core.head import LinearHead
@@ -471,19 +471,11 @@ def product_settings():
 
 
 def _load_results():
-    path = os.path.join(RESULTS, 'fl_simulation.json')
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding='utf-8') as f:
-        return json.load(f)
+    return load_results('fl_simulation')
 
 
 def _save(results):
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, 'fl_simulation.json'), 'w', encoding='utf-8') as f:
-        json.dump(results, f, indent=1)
-    with open(os.path.join(RESULTS, 'fl_simulation.md'), 'w', encoding='utf-8') as f:
-        f.write(markdown(results))
+    save_results('fl_simulation', results, markdown(results))
     plot(results, os.path.join(RESULTS, 'fl_simulation.png'))
 
 
