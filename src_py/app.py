@@ -113,7 +113,7 @@ async def load_app(page):
     parts = await Promise.all([
         _start_tokenizer(manifest),
         _prepare_runtime(manifest),
-        load_model_file("model/" + name, manifest["files"][name], page.show_progress),
+        load_model_file(name, manifest["files"][name], page.show_progress),
     ])
     tokenizer = parts[0]
     model = parts[2]

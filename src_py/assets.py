@@ -5,10 +5,12 @@ MODEL_BASE = "model/"
 BUILD_HINT = "Build the model with `make model` (`make run` builds it first)."
 
 
-async def _fetch(name):
+async def fetch_model_file(name, options):
+    """The Response for ``model/<name>`` (fetch ``options`` or None); raise AppError saying
+    which file is missing and how to build it, or that the server is unreachable."""
     url = MODEL_BASE + name
     try:
-        response = await fetch(url)
+        response = await fetch(url, options if options is not None else {})
     except:  # noqa: E722 - a JS TypeError for network failures
         raise AppError("Could not fetch " + url + ": " + describe(__except0__)
                        + ". Is the server running?")
@@ -20,7 +22,7 @@ async def _fetch(name):
 
 async def fetch_json(name):
     """Return the parsed JSON file ``model/<name>``; raise AppError if missing or malformed."""
-    response = await _fetch(name)
+    response = await fetch_model_file(name, None)
     try:
         return await response.json()
     except:  # noqa: E722
@@ -29,7 +31,7 @@ async def fetch_json(name):
 
 async def fetch_bytes(name):
     """Return the bytes of ``model/<name>`` as a Uint8Array; raise AppError if missing."""
-    response = await _fetch(name)
+    response = await fetch_model_file(name, None)
     kind = response.headers.js_get("content-type")
     if kind is not None and kind.startswith("text/html"):
         raise AppError("Model file " + MODEL_BASE + name + " was answered with a web page, not "

@@ -4,6 +4,7 @@ sha256, kept in the Cache API so that the next visit starts without downloading.
 A cache entry whose bytes do not match the manifest (corrupted, or left by an older build) is
 deleted and fetched again.
 """
+from assets import MODEL_BASE, fetch_model_file
 from errors import AppError, describe
 
 CACHE_NAME = "tinybert-model"
@@ -39,16 +40,9 @@ async def _forget_other_versions(cache, url, keep):
     return None
 
 
-async def _download(url, size, on_progress):
-    """Fetch ``url`` reading the body in chunks, calling ``on_progress(received, total)``."""
-    try:
-        response = await fetch(url, {"cache": "no-store"})
-    except:  # noqa: E722
-        raise AppError("Could not download " + url + ": " + describe(__except0__)
-                       + ". Is the server running?")
-    if not response.ok:
-        raise AppError("Model file " + url + " is missing (HTTP " + str(response.status)
-                       + "). Build the model with `make model` (`make run` builds it first).")
+async def _download(name, size, on_progress):
+    """Fetch ``model/<name>`` reading the body in chunks, calling ``on_progress(received, total)``."""
+    response = await fetch_model_file(name, {"cache": "no-store"})
     total = int(response.headers.js_get("content-length") or size)
     data = __new__(Uint8Array(total))
     received = 0
@@ -67,8 +61,9 @@ async def _download(url, size, on_progress):
     return data.subarray(0, received)
 
 
-async def load_model_file(url, expected, on_progress):
-    """Return the bytes of the model file at ``url`` (Uint8Array) and where they came from.
+async def load_model_file(name, expected, on_progress):
+    """Return the bytes of the model file ``model/<name>`` (Uint8Array) and where they came
+    from.
 
     expected: the manifest's ``{"sha256": hex, "bytes": n}`` for this file.
     on_progress(received, total) is called while downloading.
@@ -76,6 +71,7 @@ async def load_model_file(url, expected, on_progress):
     Raises AppError when the file is missing or does not match the manifest.
     """
     sha = expected["sha256"]
+    url = MODEL_BASE + name
     cache = await _open_cache()
     if cache is not None:
         hit = await cache.match(_cache_key(url, sha))
@@ -85,7 +81,7 @@ async def load_model_file(url, expected, on_progress):
                 on_progress(len(data), len(data))
                 return {"bytes": data, "source": "cache"}
             await cache.delete(_cache_key(url, sha))
-    data = await _download(url, expected["bytes"], on_progress)
+    data = await _download(name, expected["bytes"], on_progress)
     actual = await sha256_hex(data)
     if actual != sha:
         raise AppError("The downloaded " + url + " does not match the model manifest (sha256 "

@@ -138,7 +138,3 @@ def app_page(browser, server):
     assert error is None, error
     yield page
     page.context.close()
-
-
-def chromium_available():
-    return shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists()

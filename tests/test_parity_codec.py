@@ -178,3 +178,14 @@ def test_keep_unseen_rows_parity():
     cases = [[[0, 2, 2], 3], [[], 2], [[1], 4]]
     assert run_py_many("core.delta", "labels_seen", cases) == \
         run_js_many("core.delta", "labels_seen", cases)
+
+
+def test_keep_unseen_rows_parity():
+    from parity import run_js_many, run_py_many
+
+    cases = [[[1.0, 2.0, 3.0, 4.0], [0.5, -80.0], [9.0, 9.0, 9.0, 9.0], [7.0, 8.0], 2,
+              [True, False]],
+             [[1.0, 2.0], [0.1, 0.2], [0.0, 0.0], [0.0, 0.0], 1, [False, True]]]
+    py = run_py_many("core.delta", "keep_unseen_rows", cases)
+    assert py == run_js_many("core.delta", "keep_unseen_rows", cases)
+    assert py[0] == {"weights": [1.0, 2.0, 9.0, 9.0], "bias": [0.5, 8.0]}

@@ -14,18 +14,3 @@ def zeros(n):
     # __pragma__ ('noskip')
     #?out = __new__ (Float64Array (n))
     return out
-
-
-def to_float32(values):
-    """Return ``values`` as 32-bit floats: a ``Float32Array`` in the browser.
-
-    In CPython each value is rounded to the nearest float32, so both runtimes hold the same
-    numbers.
-    """
-    out = None
-    # __pragma__ ('skip')
-    import struct
-    out = [struct.unpack("f", struct.pack("f", v))[0] for v in values]
-    # __pragma__ ('noskip')
-    #?out = __new__ (Float32Array (values))
-    return out

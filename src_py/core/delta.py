@@ -7,14 +7,7 @@ A delta is ``{"weights": [...], "bias": [...]}`` (row-major k*d weights, k bias 
 """
 import math
 
-
-def _floats(n):
-    out = None
-    # __pragma__ ('skip')
-    out = [0.0] * n
-    # __pragma__ ('noskip')
-    #?out = __new__ (Float64Array (n))
-    return out
+from core.arrays import zeros
 
 
 def _finite(value):
@@ -25,10 +18,10 @@ def delta_of(local_weights, local_bias, global_weights, global_bias):
     """Return the delta ``local - global``. Raises ValueError if the shapes differ."""
     if len(local_weights) != len(global_weights) or len(local_bias) != len(global_bias):
         raise ValueError("local and global heads differ in shape")
-    weights = _floats(len(local_weights))
+    weights = zeros(len(local_weights))
     for i in range(len(local_weights)):
         weights[i] = local_weights[i] - global_weights[i]
-    bias = _floats(len(local_bias))
+    bias = zeros(len(local_bias))
     for i in range(len(local_bias)):
         bias[i] = local_bias[i] - global_bias[i]
     return {"weights": weights, "bias": bias}
@@ -61,7 +54,7 @@ def clip_delta(delta, bound):
     out = {}
     for key in ["weights", "bias"]:
         values = delta[key]
-        copy = _floats(len(values))
+        copy = zeros(len(values))
         for i in range(len(values)):
             copy[i] = values[i] * factor
         out[key] = copy
@@ -69,7 +62,8 @@ def clip_delta(delta, bound):
 
 
 def keep_unseen_rows(local_weights, local_bias, global_weights, global_bias, dim, labels_seen):
-    """Put back the global row and bias of every label with no local example, in place.
+    """Put back the global row and bias of every label with no local example, in place;
+    returns ``{"weights", "bias"}`` (the same arrays).
 
     labels_seen: one flag per label. A client learned nothing about a label it has no example
     of, so its update must not move that label: averaging the rows such a client trained
@@ -80,7 +74,7 @@ def keep_unseen_rows(local_weights, local_bias, global_weights, global_bias, dim
             for j in range(dim):
                 local_weights[k * dim + j] = global_weights[k * dim + j]
             local_bias[k] = global_bias[k]
-    return None
+    return {"weights": local_weights, "bias": local_bias}
 
 
 def labels_seen(ys, n_labels):
