@@ -97,37 +97,52 @@ async def _start_tokenizer(manifest):
 
 
 async def _prepare_runtime(manifest):
-    warmup = None
-    if manifest["warmup_file"]:
-        warmup = await fetch_bytes(manifest["warmup_file"])
+    warmup = fetch_bytes(manifest["warmup_file"]) if manifest["warmup_file"] else None
     return await prepare_runtime(requested_backend(), warmup)
 
 
-async def load_app(page):
-    """Fetch and start everything; the tokenizer, the runtime's WebAssembly and the model
-    download proceed at the same time."""
-    started = performance.now()
-    page.show_status("Loading the model…", "info")
-    manifest = await fetch_json("manifest.json")
-    name = manifest["encoder_file"]
-    parts = await Promise.all([
-        _start_tokenizer(manifest),
-        _prepare_runtime(manifest),
-        load_model_file(name, manifest["files"][name], page.show_progress),
-    ])
-    tokenizer = parts[0]
-    model = parts[2]
-    fetched = performance.now()
-    page.show_status("Starting the encoder…", "info")
-    encoder = await open_encoder(parts[1], model["bytes"], manifest)
-    timings = {"model_source": model["source"], "model_ms": fetched - started,
-               "session_ms": performance.now() - fetched, "ready_ms": performance.now() - started}
-    storage = None
+async def _open_storage_or_none(page):
+    """The page's database, or None (said in the status line) when the browser has none."""
     try:
-        storage = await open_storage(lambda message: page.show_status(message, "error"))
+        return await open_storage(lambda message: page.show_status(message, "error"))
     except AppError as error:
         page.show_status(str(error), "error")
-    app = App(manifest, tokenizer, encoder, storage, timings)
+        return None
+
+
+async def _release(encoder):
+    await encoder.session.release()
+    return None
+
+
+async def load_app(page):
+    """Fetch and start everything. The database, the tokenizer, the runtime's WebAssembly and
+    the model download proceed at the same time; the model's hash is checked while the
+    session is built from it."""
+    started = performance.now()
+    page.show_status("Loading the model…", "info")
+    storage = _open_storage_or_none(page)
+    manifest = await fetch_json("manifest.json")
+    name = manifest["encoder_file"]
+    runtime = _prepare_runtime(manifest)
+    timings = {}
+
+    async def build(data):
+        page.show_status("Starting the encoder…", "info")
+        ready = performance.now()
+        encoder = await open_encoder(await runtime, data, manifest)
+        timings["session_ms"] = performance.now() - ready
+        return encoder
+
+    parts = await Promise.all([
+        _start_tokenizer(manifest),
+        load_model_file(name, manifest["files"][name], page.show_progress, build, _release),
+        storage,
+    ])
+    timings["model_source"] = parts[1]["source"]
+    timings["ready_ms"] = performance.now() - started
+    timings["model_ms"] = timings["ready_ms"] - timings["session_ms"]
+    app = App(manifest, parts[0], parts[1]["value"], parts[2], timings)
     await app.classifier.restore()
     return app
 

@@ -25,14 +25,17 @@ async def _import_runtime(backend):
     wrongly on WebGPU. Setting ``wasmPaths`` from Vite ``?url`` imports keeps the production
     build's thread workers away from the app chunk (they hang otherwise).
     """
+    # The three imports start together (each is a request on a cold visit).
     if backend == "webgpu":
-        ort = await __pragma__("js", "{}", 'import("onnxruntime-web/webgpu")')
-        mjs = await __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url")')
-        wasm = await __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url")')
+        ort = __pragma__("js", "{}", 'import("onnxruntime-web/webgpu")')
+        mjs = __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url")')
+        wasm = __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url")')
     else:
-        ort = await __pragma__("js", "{}", 'import("onnxruntime-web/wasm")')
-        mjs = await __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.mjs?url")')
-        wasm = await __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.wasm?url")')
+        ort = __pragma__("js", "{}", 'import("onnxruntime-web/wasm")')
+        mjs = __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.mjs?url")')
+        wasm = __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.wasm?url")')
+    parts = await Promise.all([ort, mjs, wasm])
+    ort, mjs, wasm = parts[0], parts[1], parts[2]
     ort.env.wasm.wasmPaths = {"mjs": mjs["default"], "wasm": wasm["default"]}
     return ort
 
@@ -102,8 +105,8 @@ async def prepare_runtime(prefer, warmup_bytes):
     """Choose the backend and start onnxruntime-web on it, before the model has arrived.
 
     prefer: "webgpu", "wasm" or None (automatic: WebGPU when the browser offers an adapter).
-    warmup_bytes: a tiny ONNX model; opening it makes onnxruntime-web fetch and compile its
-    WebAssembly now, so that this overlaps the model download. Returns the runtime for
+    warmup_bytes: a tiny ONNX model (or a promise of it); opening it makes onnxruntime-web
+    fetch and compile its WebAssembly now, so that this overlaps the model download. Returns the runtime for
     ``open_encoder``. Raises AppError when no backend can run here, saying what to do.
     """
     adapter = None if prefer == "wasm" else await _gpu_adapter()
@@ -119,7 +122,8 @@ async def prepare_runtime(prefer, warmup_bytes):
     ort.env.wasm.numThreads = threads
     if warmup_bytes is not None:
         try:
-            warm = await ort.InferenceSession.create(warmup_bytes, {"executionProviders": ["wasm"]})
+            warm = await ort.InferenceSession.create(await warmup_bytes,
+                                                     {"executionProviders": ["wasm"]})
             await warm.release()
         except:  # noqa: E722 - only an optimisation; the real session reports real problems
             console.warn("Warm-up session failed: " + describe(__except0__))

@@ -1,7 +1,9 @@
 """The model file on this device: downloaded once with progress, checked against the manifest's
 sha256, kept in the Cache API so that the next visit starts without downloading.
 
-A cache entry whose bytes do not match the manifest (corrupted, or left by an older build) is
+The hash is computed while the session is built from the same bytes (WebCrypto works off the
+page's thread), so checking costs no start-up time; bytes that fail the check are never used. A
+cache entry whose bytes do not match the manifest (corrupted, or left by an older build) is
 deleted and fetched again.
 """
 from assets import MODEL_BASE, fetch_model_file
@@ -61,14 +63,42 @@ async def _download(name, size, on_progress):
     return data.subarray(0, received)
 
 
-async def load_model_file(name, expected, on_progress):
-    """Return the bytes of the model file ``model/<name>`` (Uint8Array) and where they came
-    from.
+async def _check(data, sha):
+    """True when the bytes hash to ``sha`` (WebCrypto hashes off the page's thread)."""
+    return (await sha256_hex(data)) == sha
+
+
+async def _discard(discard, value):
+    try:
+        await discard(value)
+    except:  # noqa: E722 - releasing is best effort; the real error is reported by the caller
+        console.warn("Could not release a model built from bad bytes: " + describe(__except0__))
+    return None
+
+
+async def _keep(cache, url, sha, data):
+    """Store the checked bytes for the next visit (a full quota only costs it a download)."""
+    if cache is None:
+        return None
+    try:
+        await cache.put(_cache_key(url, sha), __new__(Response(data)))
+        await _forget_other_versions(cache, url, sha)
+    except:  # noqa: E722
+        console.warn("Model not cached: " + describe(__except0__))
+    return None
+
+
+async def load_model_file(name, expected, on_progress, build, discard):
+    """Build something from the model file ``model/<name>`` checked against the manifest.
 
     expected: the manifest's ``{"sha256": hex, "bytes": n}`` for this file.
     on_progress(received, total) is called while downloading.
-    Returns ``{"bytes": Uint8Array, "source": "cache" | "network"}``.
-    Raises AppError when the file is missing or does not match the manifest.
+    build(bytes) -> promise of the value made from the bytes (the encoder session). It runs
+    while the bytes are hashed, so the check costs no time when it passes; when it fails, the
+    value is handed to discard(value) and never returned.
+    Returns ``{"value": build's result, "source": "cache" | "network"}``.
+    Raises AppError when the file is missing or does not match the manifest; whatever build
+    raises (bytes that match the manifest but cannot be used) is passed on.
     """
     sha = expected["sha256"]
     url = MODEL_BASE + name
@@ -77,20 +107,34 @@ async def load_model_file(name, expected, on_progress):
         hit = await cache.match(_cache_key(url, sha))
         if hit:
             data = __new__(Uint8Array(await hit.arrayBuffer()))
-            if await sha256_hex(data) == sha:
+            checked = _check(data, sha)
+            try:
+                value = await build(data)
+            except:  # noqa: E722 - damaged bytes may not even build: judge them by their hash
+                if await checked:
+                    raise
+                value = None
+            if await checked:
                 on_progress(len(data), len(data))
-                return {"bytes": data, "source": "cache"}
+                return {"value": value, "source": "cache"}
+            if value is not None:
+                await _discard(discard, value)
             await cache.delete(_cache_key(url, sha))
     data = await _download(name, expected["bytes"], on_progress)
-    actual = await sha256_hex(data)
-    if actual != sha:
+    checked = _check(data, sha)
+    kept = checked.then(lambda ok: _keep(cache, url, sha, data) if ok else None)
+    try:
+        value = await build(data)
+    except:  # noqa: E722
+        if await checked:
+            raise
+        value = None
+    if not await checked:
+        if value is not None:
+            await _discard(discard, value)
+        actual = await sha256_hex(data)
         raise AppError("The downloaded " + url + " does not match the model manifest (sha256 "
                        + actual[:12] + "… instead of " + sha[:12] + "…). Rebuild it with "
                        + "`make model` and reload the page.")
-    if cache is not None:
-        try:
-            await cache.put(_cache_key(url, sha), __new__(Response(data)))
-            await _forget_other_versions(cache, url, sha)
-        except:  # noqa: E722 - a full quota only costs the next visit a download
-            console.warn("Model not cached: " + describe(__except0__))
-    return {"bytes": data, "source": "network"}
+    await kept
+    return {"value": value, "source": "network"}

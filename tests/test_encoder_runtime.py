@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from e2e_support import launch_other, open_page, wait_ready
+from e2e_support import DIST, Server, dist_without, launch_other, open_page, wait_ready
 from reference import FIXED_SENTENCES, cosine, load_manifest
 from test_tokenizer import load_corpus
 
@@ -70,6 +70,49 @@ def test_corrupted_and_stale_cache_entries_are_refetched(browser, server):
     assert len(encoder_requests(requests)) == 1
     assert page.evaluate(CACHE_KEYS) == [key]
     page.context.close()
+
+
+FLIP_ONE_CACHED_BYTE = """async key => {
+  const cache = await caches.open('tinybert-model');
+  const bytes = new Uint8Array(await (await cache.match(key)).arrayBuffer());
+  bytes[bytes.length >> 1] ^= 0x55;   // inside a weight tensor: the file still parses
+  await cache.put(key, new Response(bytes));
+}"""
+
+
+def test_a_cache_entry_that_still_builds_but_fails_its_hash_is_not_used(browser, server):
+    page = open_page(browser, server.url + "/")
+    [key] = page.evaluate(CACHE_KEYS)
+    embed = "async () => Array.from(await window.tinybert.embed('the build is green again'))"
+    expected = page.evaluate(embed)
+    page.evaluate(FLIP_ONE_CACHED_BYTE, key)
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.reload()
+    wait_ready(page)
+    assert page.evaluate("() => window.tinybertError || null") is None
+    assert page.evaluate("() => window.tinybert.stats()")["timings"]["model_source"] == "network"
+    assert len(encoder_requests(requests)) == 1
+    assert page.evaluate(embed) == expected
+    page.context.close()
+
+
+def test_a_served_model_that_differs_from_the_manifest_is_refused_and_not_cached(browser, tmp_path):
+    dist = dist_without(tmp_path, "model/encoder.onnx")
+    data = bytearray((DIST / "model" / "encoder.onnx").read_bytes())
+    data[len(data) // 2] ^= 0x55
+    (dist / "model" / "encoder.onnx").write_bytes(bytes(data))
+    server = Server(dist)
+    try:
+        page = open_page(browser, server.url + "/")
+        error = page.evaluate("() => window.tinybertError || null")
+        assert error is not None and "does not match the model manifest" in error
+        assert "make model" in error
+        assert page.evaluate("() => window.tinybert === undefined")
+        assert page.evaluate(CACHE_KEYS) == []
+        page.context.close()
+    finally:
+        server.stop()
 
 
 def test_embedding_does_not_depend_on_what_was_embedded_before(browser, server, app_page):
