@@ -17,6 +17,8 @@ BENCHMARKS = {
                       'in-page training time (5 epochs x 60 examples) and storage sizes'),
     'encoder_speed': ('encoder_speed', True,
                       'encoder latency, start-up, memory in Chromium vs transformers.js, ORT'),
+    'model_variants': ('model_variants', True,
+                       'INT8 encoder files (fused or not, signed or unsigned weights) in Chromium'),
     'fl_simulation': ('fl_simulation', True,
                       'federated rounds vs centralised; int8 vs float deltas; bytes per update'),
     'fl_load': ('fl_load', True, '50 clients posting updates to gunicorn, SQLite and PostgreSQL'),

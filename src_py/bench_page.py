@@ -24,6 +24,7 @@ state = {
     "extractor": None,
     "ort": None,
     "session": None,
+    "variants": {},
 }
 
 
@@ -332,6 +333,37 @@ async def ort_levels(levels, ids, warmup_ms, runs):
     return out
 
 
+async def variant_open(key, model_url, options):
+    """A further session under ``key`` (a model file and session options to compare), beside
+    the main one; returns its creation time (ms). The runtime must be started (ort_open)."""
+    response = await fetch_ok(model_url)
+    data = __new__(Uint8Array(await response.arrayBuffer()))
+    merged = {"executionProviders": ["wasm"]}
+    for name in __pragma__("js", "{}", "Object.keys(options)"):
+        merged[name] = options[name]
+    t0 = now()
+    state["variants"][key] = await state["ort"].InferenceSession.create(data, merged)
+    return now() - t0
+
+
+async def variant_time(key, ids, count):
+    """`count` back-to-back runs of session ``key`` on one input; durations in ms."""
+    feeds = ort_feeds(ids)
+    session = state["variants"][key]
+    out = []
+    for i in range(count):
+        t0 = now()
+        await session.run(feeds)
+        out.append(now() - t0)
+    return out
+
+
+async def variant_output(key, ids):
+    """last_hidden_state of session ``key`` (flat) for one input."""
+    outputs = await state["variants"][key].run(ort_feeds(ids))
+    return Array["from"](outputs["last_hidden_state"].data)
+
+
 def js_method(method):
     """Failures reach the harness as JS Errors with a readable message."""
 
@@ -366,4 +398,7 @@ window.bench = {
     "ort_first": js_method(ort_first),
     "ort_time": js_method(ort_time),
     "ort_levels": js_method(ort_levels),
+    "variant_open": js_method(variant_open),
+    "variant_time": js_method(variant_time),
+    "variant_output": js_method(variant_output),
 }

@@ -44,12 +44,17 @@ COSINE_THRESHOLD = 0.95
 SPDX = {"apache-2.0": "Apache-2.0", "mit": "MIT"}
 # How the page runs the encoder (read by src_py/encoder.py). Each text runs alone (batch 1,
 # never padded): dynamic INT8 quantises activations per tensor, so padding would change a
-# text's embedding. The unfused graph is kept: fusing measured slower here (see --try-fusion).
+# text's embedding.
 RUNTIME_SETTINGS = {
     "batch": 1,
     "pad": False,
     "session_options": {"graphOptimizationLevel": "all", "executionMode": "sequential"},
 }
+# How the INT8 file is made: the exported graph or the one fused by onnxruntime's BERT optimizer,
+# and signed or unsigned weights (per output channel either way). Native x86 speed says nothing
+# here (its kernels differ from the browser's): `python -m bench model_variants` times the four
+# recipes in Chromium, and this is the one it found fastest there.
+QUANTIZATION = {"fused": False, "weight_type": "QInt8"}
 
 
 @contextlib.contextmanager
@@ -111,27 +116,20 @@ def write_notice(dst: Path, card: dict, version: str) -> None:
         encoding="utf-8")
 
 
-def try_fusion(fp32: Path, cache: Path, facts: dict, check) -> tuple[Path, list, float] | None:
-    """Build a fused INT8 variant for comparison.
-
-    Inputs: fp32 ONNX path; cache folder; read_model_facts(); check(path) -> cosines.
-    Returns: (fused INT8 path, cosines, median latency ms), or None if fusion found nothing.
-    """
-    fused_fp32 = cache / "encoder.fused.fp32.onnx"
-    stats = model_export.fuse(fp32, fused_fp32, facts["num_heads"], facts["hidden_size"])
+def fused_fp32(fp32: Path, cache: Path, facts: dict) -> Path | None:
+    """The fp32 graph fused by onnxruntime's BERT optimizer, or None when it fuses nothing
+    (an encoder of another family): the exported graph is then quantised as it is."""
+    fused = cache / "encoder.fused.fp32.onnx"
+    stats = model_export.fuse(fp32, fused, facts["num_heads"], facts["hidden_size"])
     print(f"[model] fused operators: {stats}")
-    if not stats:
-        return None
-    fused_int8 = cache / "encoder.fused.int8.onnx"
-    model_export.quantize_int8(fused_fp32, fused_int8, fused=True)
-    return fused_int8, check(fused_int8), model_check.median_latency_ms(fused_int8)
+    return fused if stats else None
 
 
-def build(out: Path, cache: Path, staging: Path, fusion: bool) -> dict:
+def build(out: Path, cache: Path, staging: Path, recipe: dict) -> dict:
     """Run every step, writing the shipped files into staging.
 
     Inputs: final output folder (for messages); cache folder; empty staging folder;
-        whether to try operator fusion.
+        recipe: QUANTIZATION or another {"fused": bool, "weight_type": "QInt8" | "QUInt8"}.
     Returns: the manifest written to staging/manifest.json.
     Raises: BuildError on any failed step or check.
     """
@@ -148,35 +146,24 @@ def build(out: Path, cache: Path, staging: Path, fusion: bool) -> dict:
     with step("verify fp32 vs PyTorch"):
         diff = model_export.verify_fp32(model, fp32, facts["vocab_size"])
     print(f"[model] fp32 max abs diff {diff:.2e}")
+    source, fused = fp32, False
+    if recipe["fused"]:
+        with step("fuse the fp32 graph"):
+            found = fused_fp32(fp32, cache, facts)
+        if found is not None:
+            source, fused = found, True
     int8 = staging / ENCODER_FILE
     with step("quantise INT8"):
-        model_export.quantize_int8(fp32, int8, fused=False)
+        model_export.quantize_int8(source, int8, fused=fused, weight_type=recipe["weight_type"])
 
     tokenizer = model_check.load_tokenizer(src / "tokenizer.json")
     sep_id = tokenizer.token_to_id(facts["sep_token"])
 
-    def check(path: Path) -> list[float]:
-        return model_check.compare_models(fp32, path, tokenizer,
-                                          model_check.SELF_CHECK_SENTENCES,
-                                          facts["max_length"], sep_id)
-
     with step("self-check INT8 vs fp32"):
-        cosines = check(int8)
-        latency = model_check.median_latency_ms(int8)
-    print(f"[model] cosine min {min(cosines):.4f} mean {sum(cosines) / len(cosines):.4f}; "
-          f"median latency {latency:.2f} ms (1 thread, 128 tokens)")
-    fused = False
-    if fusion:
-        with step("fusion trial"):
-            trial = try_fusion(fp32, cache, facts, check)
-        if trial:
-            path, fused_cos, fused_ms = trial
-            fused = min(fused_cos) >= COSINE_THRESHOLD and fused_ms < latency
-            print(f"[model] fused: cosine min {min(fused_cos):.4f}, {fused_ms:.2f} ms vs "
-                  f"{latency:.2f} ms unfused -> {'kept' if fused else 'discarded'}")
-            if fused:
-                shutil.copyfile(path, int8)
-                cosines = fused_cos
+        cosines = model_check.compare_models(fp32, int8, tokenizer,
+                                             model_check.SELF_CHECK_SENTENCES,
+                                             facts["max_length"], sep_id)
+    print(f"[model] cosine min {min(cosines):.4f} mean {sum(cosines) / len(cosines):.4f}")
     if min(cosines) < COSINE_THRESHOLD:
         worst = model_check.SELF_CHECK_SENTENCES[cosines.index(min(cosines))]
         raise BuildError(f"INT8 self-check failed: cosine {min(cosines):.4f} < "
@@ -202,7 +189,8 @@ def build(out: Path, cache: Path, staging: Path, fusion: bool) -> dict:
         "encoder_file": ENCODER_FILE,
         "runtime": RUNTIME_SETTINGS,
         "warmup_file": WARMUP_FILE,
-        "quantization": {"method": "dynamic", "weight_type": "QInt8", "per_channel": True,
+        "quantization": {"method": "dynamic", "weight_type": recipe["weight_type"],
+                         "per_channel": True,
                          "reduce_range": False, "opset": model_export.OPSET, "fused": fused,
                          "fp32_sha256": file_digest(fp32)["sha256"]},
         "check": {"sentences": len(cosines), "cosine_min": round(min(cosines), 6),
@@ -229,7 +217,7 @@ def publish(staging: Path, out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point.
 
-    Inputs: argv (defaults to sys.argv[1:]): --out, --cache, --try-fusion.
+    Inputs: argv (defaults to sys.argv[1:]): --out, --cache, --fused, --weight-type.
     Returns: process exit code (0 success, 1 failed build).
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -237,9 +225,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder shipped to the browser (replaced atomically)")
     parser.add_argument("--cache", type=Path, default=Path(".cache/model"),
                         help="folder for the fp32 ONNX model and fusion trials")
-    parser.add_argument("--try-fusion", action="store_true",
-                        help="also build a fused INT8 model; keep it only if it is faster "
-                             "and passes the self-check")
+    parser.add_argument("--fused", choices=["yes", "no"],
+                        default="yes" if QUANTIZATION["fused"] else "no",
+                        help="quantise the graph fused by onnxruntime's BERT optimizer")
+    parser.add_argument("--weight-type", choices=["QInt8", "QUInt8"],
+                        default=QUANTIZATION["weight_type"], help="INT8 weight type")
     args = parser.parse_args(argv)
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -254,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     staging.mkdir()
     start = time.perf_counter()
     try:
-        manifest = build(args.out, cache, staging, args.try_fusion)
+        recipe = {"fused": args.fused == "yes", "weight_type": args.weight_type}
+        manifest = build(args.out, cache, staging, recipe)
         publish(staging, out)
     except BuildError as exc:
         print(f"[model] build failed: {exc}", file=sys.stderr)

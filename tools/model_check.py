@@ -1,4 +1,4 @@
-"""Numerical checks for the exported encoder: INT8-vs-fp32 agreement and latency.
+"""Numerical checks for the exported encoder: INT8-vs-fp32 agreement.
 
 Embeddings follow the sentence-transformers recipe used by the page: each text
 is tokenised alone (batch 1, no padding), the encoder's last hidden state is
@@ -7,8 +7,6 @@ mean-pooled over the attention mask and the result is L2-normalised.
 
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -129,25 +127,3 @@ def compare_models(reference: Path, candidate: Path, tokenizer, sentences, max_l
         ids = token_ids(tokenizer, text, max_length, sep_id)
         cosines.append(float(np.dot(embed(ref, ids), embed(cand, ids))))
     return cosines
-
-
-def median_latency_ms(path: Path, seq_len: int = 128, runs: int = 50, warmup: int = 10) -> float:
-    """Median single-thread latency of one forward pass (batch 1, seq_len tokens).
-
-    Inputs: ONNX path; sequence length; timed runs; untimed warm-up runs.
-    Returns: median wall time in milliseconds.
-    """
-    session = open_session(path, threads=1)
-    rng = np.random.default_rng(0)
-    feeds = {
-        "input_ids": rng.integers(1000, 20000, size=(1, seq_len), dtype=np.int64),
-        "attention_mask": np.ones((1, seq_len), dtype=np.int64),
-    }
-    for _ in range(warmup):
-        session.run(None, feeds)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        session.run(None, feeds)
-        times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times)

@@ -192,10 +192,11 @@ def fuse(src: Path, dst: Path, num_heads: int, hidden_size: int) -> dict:
     return {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
 
 
-def quantize_int8(src: Path, dst: Path, fused: bool) -> None:
-    """Dynamic INT8 quantisation: QInt8 weights, per output channel, full 8-bit range.
+def quantize_int8(src: Path, dst: Path, fused: bool, weight_type: str = "QInt8") -> None:
+    """Dynamic INT8 quantisation: weights per output channel, full 8-bit range.
 
-    Inputs: fp32 (optionally fused) ONNX path; destination; whether src is fused.
+    Inputs: fp32 (optionally fused) ONNX path; destination; whether src is fused;
+        weight_type "QInt8" (signed weights) or "QUInt8" (unsigned weights).
     Outputs: writes dst.
     Raises: BuildError if quantisation fails.
     """
@@ -206,8 +207,8 @@ def quantize_int8(src: Path, dst: Path, fused: bool) -> None:
     # infer; it then needs a default element type for those tensors.
     extra = {"DefaultTensorType": onnx.TensorProto.FLOAT} if fused else {}
     try:
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                         reduce_range=False, extra_options=extra)
+        quantize_dynamic(str(src), str(dst), weight_type=getattr(QuantType, weight_type),
+                         per_channel=True, reduce_range=False, extra_options=extra)
     except Exception as exc:  # onnxruntime raises plain Exception here
         raise BuildError(f"INT8 quantisation failed: {exc}") from exc
 
