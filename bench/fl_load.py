@@ -4,18 +4,20 @@ Question: on this machine, do 50 concurrent clients posting valid updates get >=
 accepted updates/s with p99 <= 250 ms and no errors, on SQLite and on PostgreSQL?
 
 Protocol:
-- gunicorn ``-w WORKERS`` (sync workers) serving ``fl.wsgi:app`` on loopback; the default
+- gunicorn ``-c python:fl.gunicorn_conf -w WORKERS`` (gthread workers, 16 threads each,
+  keep-alive: the README's command) serving ``fl.wsgi:app`` on loopback; the default
   federation (3 labels x 384, the page's), MIN_UPDATES 100, ROUND_SECONDS 3600. Rounds
   therefore close while updates keep arriving, as they do in service: an update in flight
-  when its round closes gets 409 stale_round/stale_base, the client re-reads the federation
-  and sends again (counted apart, not as errors). Everything else that is not 202 is an error.
+  when its round closes gets 409 stale_round/stale_base, the client takes the current round
+  and head version from that answer's body and sends again (counted apart, not as errors).
+  Everything else that is not 202 is an error; only 202s count as throughput.
 - SQLite: a file in a temporary folder (WAL, synchronous=FULL as the server sets it).
   PostgreSQL: a throw-away server (``tests/pg_support.py``) with its durable defaults
   (fsync and synchronous_commit on; the test suite turns both off).
 - 400 registered clients: each of the 50 client threads owns 8 and sends each at most once
   a round (no replays); a thread that used all 8 in the current round waits for it to close
-  (counted as waits). Each thread keeps one ``http.client`` connection (gunicorn's sync
-  workers close it after each answer, so in practice one TCP connection per request).
+  (counted as waits). Each thread keeps one ``http.client`` connection (kept alive by
+  gthread workers; sync workers close it after each answer).
 - Bodies: one delta quantised by ``codec.encode_update``; per request the client id, round
   and base version are written into its header and the CRC recomputed with ``zlib.crc32``
   (checked once to give the bytes ``encode_update`` gives), so the generator spends no
@@ -66,8 +68,9 @@ class Shared:
         self.errors = []
 
     def learn(self, round_id, version):
+        """Take a (round, head version) pair from an answer unless an older round."""
         with self.lock:
-            if round_id > self.round:
+            if round_id >= self.round:
                 self.round, self.version = round_id, version
 
     def now(self):
@@ -127,8 +130,7 @@ def _client_thread(port, identities, body, shared, deadline, budget):
             key = 'accepted'
         elif status == 409 and answer['error'] in ('stale_round', 'stale_base'):
             stale.append(elapsed)
-            state = reader.state()
-            shared.learn(state['round']['id'], state['head_version'])
+            shared.learn(answer['current_round'], answer['head_version'])
             key = 'stale_' + answer['error'].split('_')[1]
         else:
             key = '%d %s' % (status, answer.get('error'))
@@ -206,7 +208,8 @@ def load_run(env, folder, label, workers, seconds, postgres_pid=None, extra=()):
     """
     env = dict(env, MIN_UPDATES=MIN_UPDATES, ROUND_SECONDS=3600)
     server = ServerProcess(env, os.path.join(folder, label + '.log'),
-                           cmd=('gunicorn', workers, '--timeout', '120', '--backlog', '2048')
+                           cmd=('gunicorn', workers, '-c', 'python:fl.gunicorn_conf',
+                                '--timeout', '120', '--backlog', '2048')
                            + tuple(extra))
     server.start()
     try:
@@ -234,6 +237,7 @@ def load_run(env, folder, label, workers, seconds, postgres_pid=None, extra=()):
         pg_cpu = (_cpu_seconds(postgres_pid) - pg_before) if postgres_pid else None
         client_cpu = time.process_time() - client_before
         end = reader.state()
+        stored = _stored_since(reader, state['round']['id'], end['round']['id'])
         reader.close()
     finally:
         server.stop()
@@ -247,15 +251,31 @@ def load_run(env, folder, label, workers, seconds, postgres_pid=None, extra=()):
            'accepted': _percentiles(shared.latency_ok),
            'stale_409': _percentiles(shared.latency_stale),
            'rounds_closed': end['head_version'] - state['head_version'],
+           'server_counts': stored,
            'cpu_seconds_per_update_ms': {
                'gunicorn': 1e3 * server_cpu / max(accepted, 1),
                'postgres': None if pg_cpu is None else 1e3 * pg_cpu / max(accepted, 1),
                'load_generator': 1e3 * client_cpu / max(accepted, 1)},
            'hung_threads': sum(t.is_alive() for t in threads)}
+    # The server's own count must match the 202s the clients read, refusals included.
+    out['counts_agree'] = (stored['accepted'] == accepted and stored['refused']
+                           == shared.counts.get('stale_round', 0)
+                           + shared.counts.get('stale_base', 0))
     out['goal_met'] = (out['updates_per_second'] >= GOALS['updates_per_second']
                        and out['accepted']['p99_ms'] is not None
-                       and out['accepted']['p99_ms'] <= GOALS['p99_ms'] and errors == 0)
+                       and out['accepted']['p99_ms'] <= GOALS['p99_ms'] and errors == 0
+                       and out['counts_agree'])
     return out
+
+
+def _stored_since(reader, first, last):
+    """Updates the server stored and refused in rounds ``first``..``last`` (its reports)."""
+    totals = {'accepted': 0, 'refused': 0}
+    for round_id in range(first, last + 1):
+        report = reader.http.json('GET', '/api/rounds/%d' % round_id)
+        totals['accepted'] += report['accepted']
+        totals['refused'] += report['refused']
+    return totals
 
 
 def start_postgres():
@@ -305,10 +325,15 @@ def markdown(results):
               'load generator; registrations per second before the run:', '']
     for r in results['runs']:
         c = r['cpu_seconds_per_update_ms']
-        lines.append('- %s: %.2f / %s / %.2f; %.0f registrations/s; counts %s%s' % (
-            r['database'], c['gunicorn'], '-' if c['postgres'] is None else '%.2f' % c['postgres'],
-            c['load_generator'], r['registrations_per_second'], json.dumps(r['counts']),
-            ('; errors: ' + '; '.join(r['error_samples'])) if r['error_samples'] else ''))
+        lines.append('- %s: %.2f / %s / %.2f; %.0f registrations/s; counts %s; the server\'s '
+                     'round reports: %s (%s)%s' % (
+                         r['database'], c['gunicorn'],
+                         '-' if c['postgres'] is None else '%.2f' % c['postgres'],
+                         c['load_generator'], r['registrations_per_second'],
+                         json.dumps(r['counts']), json.dumps(r['server_counts']),
+                         'agree' if r['counts_agree'] else 'DISAGREE',
+                         ('; errors: ' + '; '.join(r['error_samples']))
+                         if r['error_samples'] else ''))
     lines += ['', '## Where the time goes', '',
               'The same updates through the Flask test client in one process (no HTTP, no '
               'concurrency), %d updates, MIN_UPDATES %d; wall ms per update. "close:" rows are '
@@ -340,22 +365,24 @@ def markdown(results):
     return '\n'.join(lines) + '\n'
 
 
-TRIALS = [('sqlite', 2, ()), ('sqlite', 4, ()), ('sqlite', 8, ()),
-          ('sqlite', 2, ('-k', 'gthread', '--threads', '8')),
-          ('sqlite', 4, ('-k', 'gthread', '--threads', '4')),
-          ('postgresql', 2, ()), ('postgresql', 4, ()),
-          ('postgresql', 4, ('-k', 'gthread', '--threads', '4'))]
+SERVER_CLASS = 'gthread x16 keep-alive'   # fl/gunicorn_conf.py
+SYNC = ('-k', 'sync', '--threads', '1')   # gunicorn runs gthread for sync with threads > 1
+TRIALS = [('sqlite', 2, ()), ('sqlite', 4, ()), ('sqlite', 2, ('--threads', '32')),
+          ('sqlite', 4, ('--threads', '8')), ('sqlite', 2, SYNC), ('sqlite', 4, SYNC),
+          ('postgresql', 2, ()), ('postgresql', 4, ('--threads', '8')),
+          ('postgresql', 2, SYNC)]
 TRIAL_SECONDS = 15
 
 
 def _line(r, extra=()):
     c = r['cpu_seconds_per_update_ms']
     return ('%s, %d workers, %s: %.0f updates/s, p50 %.1f ms, p99 %.1f ms, %d stale, '
-            '%d errors; CPU ms/update gunicorn %.2f%s, generator %.2f' % (
-                r['database'], r['gunicorn_workers'], ' '.join(extra) or 'sync',
+            '%d errors%s; CPU ms/update gunicorn %.2f%s, generator %.2f' % (
+                r['database'], r['gunicorn_workers'], ' '.join(extra) or SERVER_CLASS,
                 r['updates_per_second'], r['accepted']['p50_ms'], r['accepted']['p99_ms'],
                 r['counts'].get('stale_round', 0) + r['counts'].get('stale_base', 0),
-                r['errors'], c['gunicorn'],
+                r['errors'], '' if r['counts_agree'] else ' (server counts DISAGREE)',
+                c['gunicorn'],
                 '' if c['postgres'] is None else ', PostgreSQL %.2f' % c['postgres'],
                 c['load_generator']))
 
@@ -436,10 +463,11 @@ def run(argv=None):
     results = {
         'settings': {
             'description': '%d client threads, %d registered clients, MIN_UPDATES %d, '
-                           'gunicorn %d sync workers, %.0f s a database, default federation '
+                           'gunicorn %d %s workers, %.0f s a database, default federation '
                            '(3 x 384), %d CPUs, loopback; the load generator runs on the same '
                            'machine' % (CLIENTS, CLIENTS * IDS_PER_CLIENT, MIN_UPDATES,
-                                        args.workers, args.seconds, os.cpu_count()),
+                                        args.workers, SERVER_CLASS, args.seconds,
+                                        os.cpu_count()),
             'clients': CLIENTS, 'registered': CLIENTS * IDS_PER_CLIENT,
             'min_updates': MIN_UPDATES, 'workers': args.workers, 'seconds': args.seconds},
         'runs': runs, 'profiles': profiles, 'fsync_ms': fsync,

@@ -141,17 +141,19 @@ def profile(config, min_updates, updates=300):
     """Wall ms per update of the pieces of the request path (Flask test client, one
     process, ``updates`` updates with min_updates ``min_updates``)."""
     import importlib
-    from fl import create_app, db, rounds
+    from fl import create_app, db, rounds, update_decoder
     api = importlib.import_module("fl.api")   # the package's name ``api`` is the blueprint
     timers = Timers()
     originals = []
-    app = create_app(dict(config, TESTING=True, min_updates=min_updates, ROUND_SECONDS=3600))
+    app = create_app(dict(config, TESTING=True, MIN_UPDATES=min_updates, ROUND_SECONDS=3600))
     http = app.test_client()
     people = [http.post("/api/register", json={}).get_json() for _ in range(min_updates)]
     state = http.get("/api/federation").get_json()
     body = Body(state["clip_bound"])
     originals.append((codec, "decode_update",
-                      timers.wrap(codec, "decode_update", lambda *a: "decode update")))
+                      timers.wrap(codec, "decode_update", lambda *a: "decode update (codec)")))
+    originals.append((update_decoder, "decode_update", timers.wrap(
+        update_decoder, "decode_update", lambda *a: "decode update (numpy)")))
     connect = timers.wrap(db.Database, "connect", lambda *a: "open DB connection")
     originals.append((db.Database, "connect", connect))
     opened = db.Database.connect
@@ -162,6 +164,7 @@ def profile(config, min_updates, updates=300):
         return conn
 
     db.Database.connect = timed_connect
+    app.extensions["fl"].pool.close_all()   # the pooled connections are opened again, timed
     originals.append((db.Connection, "close",
                       timers.wrap(db.Connection, "close", lambda *a: "close DB connection")))
     originals.append((api, "_hash", timers.wrap(api, "_hash", lambda *a: "token hash")))

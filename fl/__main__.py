@@ -3,7 +3,8 @@
 Environment: ``PORT`` (default 8000), ``HOST`` (default 127.0.0.1), ``DIST_DIR`` (the built
 page to serve, default ``dist/``), and the federated-learning settings listed in
 ``fl.config`` (``DATABASE_URL``, ``MIN_UPDATES``, ``ROUND_SECONDS``, ``AGGREGATOR`` ...).
-Several processes: ``gunicorn -w 4 fl.wsgi:app`` with the same environment.
+Several processes: ``gunicorn -c python:fl.gunicorn_conf fl.wsgi:app`` with the same
+environment.
 """
 import os
 

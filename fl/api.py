@@ -70,20 +70,18 @@ def federation():
     conn = svc.connection()
     fed = _federation(conn)
     rounds.close_if_due(conn, fed["id"], svc.settings)
-    fed = store.federation_by_id(conn, fed["id"])
-    live = store.live_round(conn, fed["id"])
+    live = store.live_round_and_head(conn, fed["id"])   # a round and head that go together
     config = current_app.config
     return jsonify({
         "name": fed["name"], "labels": fed["labels"], "dim": fed["dim"],
         "encoder": fed["encoder"], "hidden_size": fed["hidden_size"],
-        "head_version": fed["head_version"], "clip_bound": svc.settings.clip_bound,
+        "head_version": live["head_version"], "clip_bound": svc.settings.clip_bound,
         "min_updates": svc.settings.min_updates, "round_seconds": svc.settings.round_seconds,
         "aggregator": config["AGGREGATOR"], "max_update_bytes": config["MAX_CONTENT_LENGTH"],
         "wire_format": codec.FORMAT_VERSION,
         "round": {"id": live["id"], "status": live["status"],
                   "base_version": live["base_version"], "opened_at": live["opened_at"],
-                  "deadline": live["deadline"],
-                  "accepted": store.count_updates(conn, live["id"])},
+                  "deadline": live["deadline"], "accepted": int(live["accepted"])},
     })
 
 
@@ -110,7 +108,7 @@ def _authenticated(conn):
     scheme, _, token = header.partition(" ")
     client = None
     if scheme.lower() == "bearer" and token.strip():
-        client = store.client_by_token_hash(conn, _hash(token.strip()))
+        client = store.sender_by_token_hash(conn, _hash(token.strip()))
     if client is None:
         raise Refused(401, "unauthorized",
                       "send the token from POST /api/register as 'Authorization: Bearer <token>'")
@@ -132,8 +130,11 @@ def update():
         if request.content_length is None or request.content_length > limit:
             raise Refused(413, "too_large", "an update is at most %d bytes with a"
                           " Content-Length" % limit)
-        answer = rounds.submit_update(conn, client, request.get_data(cache=False), svc.settings)
+        answer = rounds.submit_update(conn, client, request.get_data(cache=False), svc.settings,
+                                      svc.group)
     except Refused as refusal:
+        if refusal.recorded:
+            raise
         if client is not None:
             rounds.record_refusal(conn, client["federation_id"], client["id"], refusal,
                                   svc.settings)

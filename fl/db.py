@@ -5,14 +5,17 @@
 ``Connection`` whose queries use ``?`` placeholders and return rows as dicts.
 
 Write transactions (``with conn.transaction():``) take SQLite's write lock at BEGIN
-(``BEGIN IMMEDIATE``), so ``SELECT ... FOR UPDATE`` (PostgreSQL's row lock; stripped on
-SQLite) serialises writers the same way on both. A transaction commits when its block ends;
-nothing is acknowledged before that. SQLite runs in WAL mode with ``synchronous=FULL``.
+(``BEGIN IMMEDIATE``, after queueing for ``fl.write_lock.WriteLock``), so ``SELECT ... FOR
+UPDATE`` (PostgreSQL's row lock; stripped on SQLite) serialises writers the same way on both.
+A transaction commits when its block ends; nothing is acknowledged before that. SQLite runs
+in WAL mode with ``synchronous=FULL``.
 """
 import re
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
+
+from fl.write_lock import WriteLock
 
 _FOR_UPDATE = re.compile(r"\s+FOR UPDATE\b", re.IGNORECASE)
 
@@ -51,6 +54,7 @@ class Database:
             raw.execute("PRAGMA journal_mode=WAL")
             raw.execute("PRAGMA synchronous=FULL")
             raw.execute("PRAGMA foreign_keys=ON")
+            return Connection(raw, self.dialect, WriteLock(self.target))
         return Connection(raw, self.dialect)
 
     def ddl(self, statement):
@@ -61,11 +65,14 @@ class Database:
 
 
 class Connection:
-    """One connection: ``execute``, ``one``, ``all``, ``scalar`` and ``transaction``."""
+    """One connection: ``execute``, ``one``, ``all``, ``scalar`` and ``transaction``.
 
-    def __init__(self, raw, dialect):
+    write_lock: the ``WriteLock`` its write transactions queue on (SQLite), or None."""
+
+    def __init__(self, raw, dialect, write_lock=None):
         self.raw = raw
         self.dialect = dialect
+        self.write_lock = write_lock
         self.in_transaction = False
 
     def _sql(self, sql):
@@ -98,17 +105,51 @@ class Connection:
         """A write transaction: committed at the end of the block, rolled back on error."""
         if self.in_transaction:
             raise RuntimeError("transactions do not nest")
-        self.raw.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
-        self.in_transaction = True
+        if self.write_lock is not None:
+            self.write_lock.acquire()
         try:
-            yield self
-        except BaseException:
-            self.raw.execute("ROLLBACK")
-            raise
-        else:
-            self.raw.execute("COMMIT")
+            self.raw.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+            self.in_transaction = True
+            try:
+                yield self
+            except BaseException:
+                self.raw.execute("ROLLBACK")
+                raise
+            else:
+                self.raw.execute("COMMIT")
+            finally:
+                self.in_transaction = False
         finally:
-            self.in_transaction = False
+            if self.write_lock is not None:
+                self.write_lock.release()
+
+    def alive(self):
+        """Whether the database still answers on this connection (one round trip)."""
+        try:
+            self.raw.execute("SELECT 1").fetchone()
+            return True
+        except Exception:
+            return False
+
+    def reusable(self):
+        """Whether another request may use this connection: open, healthy, outside any
+        transaction (a broken PostgreSQL connection reports itself closed or broken)."""
+        if self.in_transaction:
+            return False
+        if self.dialect == "sqlite":
+            return not self.raw.in_transaction
+        from psycopg.pq import TransactionStatus
+        return (not self.raw.closed and not self.raw.broken
+                and self.raw.info.transaction_status == TransactionStatus.IDLE)
 
     def close(self):
         self.raw.close()
+        if self.write_lock is not None:
+            self.write_lock.close()
+
+    def close_quietly(self):
+        """Close, ignoring the errors of a connection that is already broken."""
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,4 +1,5 @@
-"""One error format for the whole server: JSON ``{"error": code, "detail": text}``."""
+"""One error format for the whole server: JSON ``{"error": code, "detail": text}``, plus
+the fields an error may add for its client to act on (e.g. a 409's current round)."""
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -7,18 +8,19 @@ class ApiError(Exception):
     """An error the API reports to its client.
 
     status: HTTP status code; error: short machine-readable code; detail: what is wrong and
-    what to do about it, in words a person can act on.
+    what to do about it, in words a person can act on; extra: more fields of the answer.
     """
 
-    def __init__(self, status, error, detail):
+    def __init__(self, status, error, detail, extra=None):
         super().__init__(detail)
         self.status = status
         self.error = error
         self.detail = detail
+        self.extra = dict(extra or {})
 
 
-def _render(status, error, detail):
-    response = jsonify({"error": error, "detail": detail})
+def _render(status, error, detail, extra=None):
+    response = jsonify({**(extra or {}), "error": error, "detail": detail})
     response.status_code = status
     return response
 
@@ -28,7 +30,7 @@ def register_error_handlers(app):
 
     @app.errorhandler(ApiError)
     def _api_error(exc):
-        return _render(exc.status, exc.error, exc.detail)
+        return _render(exc.status, exc.error, exc.detail, exc.extra)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc):

@@ -17,6 +17,13 @@ _SCHEMAS = {
         "error": {"type": "string", "description": "machine-readable code; for a refused"
                   " update, the reason counted in the round"},
         "detail": {"type": "string"}}},
+    "Conflict": {"type": "object", "required": ["error", "detail", "current_round",
+                                                "head_version"], "properties": {
+        "error": {"type": "string", "enum": ["stale_round", "stale_base", "replay"],
+                  "description": "the reason counted in the round"},
+        "detail": {"type": "string"},
+        "current_round": {"type": "integer", "description": "the live round when refused"},
+        "head_version": {"type": "integer", "description": "the global head version then"}}},
     "Health": {"type": "object", "required": ["status"],
                "properties": {"status": {"type": "string", "enum": ["ok"]}}},
     "RegisterRequest": {"type": "object", "properties": {"federation": {"type": "string"}}},
@@ -96,7 +103,9 @@ _PATHS = {
         "requestBody": {"required": True, "content": {"application/octet-stream": {
             "schema": {"type": "string", "format": "binary"}}}},
         "responses": {"202": _json("UpdateAccepted", "stored and committed"),
-                      "400": _ERROR, "401": _ERROR, "403": _ERROR, "409": _ERROR,
+                      "400": _ERROR, "401": _ERROR, "403": _ERROR,
+                      "409": _json("Conflict", "stale round or base (train again from the"
+                                   " current head) or a second update in one round"),
                       "413": _ERROR, "415": _ERROR, "422": _ERROR}}},
     "/rounds/{round_id}": {"get": {
         "summary": "A round's status with accepted and refused counts",

@@ -3,7 +3,8 @@
 ``init_service(app)`` resolves the config once (raising on a bad value) and stores a
 ``Service`` in ``app.extensions["fl"]``. The schema and the configured federations are
 created on first use (or by ``Service.ensure_ready()`` at start), so an app that only
-serves the page never touches a database. Each request gets its own connection.
+serves the page never touches a database. Each request gets a connection of its own for its
+whole life, taken from the process's ``fl.pool.ConnectionPool`` and given back at teardown.
 """
 import threading
 
@@ -12,13 +13,18 @@ from flask import current_app, g
 from fl import rounds, store
 from fl.config import DEFAULTS, database_url, settings_from
 from fl.db import Database
+from fl.group_commit import GroupCommit
+from fl.pool import ConnectionPool
 
 
 class Service:
-    """Database + Settings + federation specs; hands out per-request connections."""
+    """Database + Settings + federation specs; hands out per-request connections and
+    batches the updates that its threads store at the same time (``group``)."""
 
     def __init__(self, db, settings, federations):
         self.db = db
+        self.pool = ConnectionPool(db)
+        self.group = GroupCommit()
         self.settings = settings
         self.federations = federations
         self._ready = False
@@ -42,10 +48,11 @@ class Service:
             self._ready = True
 
     def connection(self):
-        """This request's connection (opened on first use, closed at teardown)."""
+        """This request's connection (taken from the pool on first use, given back at
+        teardown)."""
         if "fl_conn" not in g:
             self.ensure_ready()
-            g.fl_conn = self.db.connect()
+            g.fl_conn = self.pool.acquire()
         return g.fl_conn
 
 
@@ -59,10 +66,10 @@ def init_service(app):
     app.extensions["fl"] = service
 
     @app.teardown_appcontext
-    def _close_connection(exc):
+    def _release_connection(exc):
         conn = g.pop("fl_conn", None)
         if conn is not None:
-            conn.close()
+            service.pool.release(conn)
 
     return service
 

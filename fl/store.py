@@ -101,13 +101,32 @@ def insert_client(conn, federation_id, token_hash, now):
                        " VALUES (?, ?, ?) RETURNING id", (federation_id, token_hash, now))
 
 
-def client_by_token_hash(conn, token_hash):
-    return conn.one("SELECT * FROM clients WHERE token_hash = ?", (token_hash,))
+def sender_by_token_hash(conn, token_hash):
+    """The client with this token hash, or None, with what checking its update needs in the
+    same round trip: its federation's ``labels`` and ``dim`` and the deadline of the
+    federation's live round (``live_deadline``)."""
+    row = conn.one("SELECT c.*, f.labels, f.dim, r.deadline AS live_deadline FROM clients c"
+                   " JOIN federations f ON f.id = c.federation_id"
+                   " LEFT JOIN rounds r ON r.federation_id = c.federation_id"
+                   " AND r.status IN ('open', 'collecting') WHERE c.token_hash = ?",
+                   (token_hash,))
+    if row is not None:
+        row["labels"] = json.loads(row["labels"])
+    return row
 
 
 def live_round(conn, federation_id):
     return conn.one("SELECT * FROM rounds WHERE federation_id = ? AND status IN ('open',"
                     " 'collecting')", (federation_id,))
+
+
+def live_round_and_head(conn, federation_id):
+    """The federation's live round with its ``head_version`` and the updates the round holds
+    (``accepted``), all from one statement: one snapshot, so they always belong together."""
+    return conn.one("SELECT r.*, f.head_version,"
+                    " (SELECT COUNT(*) FROM updates u WHERE u.round_id = r.id) AS accepted"
+                    " FROM federations f JOIN rounds r ON r.federation_id = f.id"
+                    " AND r.status IN ('open', 'collecting') WHERE f.id = ?", (federation_id,))
 
 
 def round_by_id(conn, round_id):
@@ -129,14 +148,13 @@ def set_round(conn, round_id, status, **fields):
 
 
 def insert_update(conn, round_id, client_id, num_examples, norm, payload, now):
-    conn.execute("INSERT INTO updates (round_id, client_id, num_examples, norm, payload,"
-                 " received_at) VALUES (?, ?, ?, ?, ?, ?)",
-                 (round_id, client_id, num_examples, norm, payload, now))
-
-
-def has_update(conn, round_id, client_id):
-    return conn.one("SELECT id FROM updates WHERE round_id = ? AND client_id = ?",
-                    (round_id, client_id)) is not None
+    """Store an update unless the client already sent one in that round; return whether it
+    was stored."""
+    cursor = conn.execute(
+        "INSERT INTO updates (round_id, client_id, num_examples, norm, payload, received_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (round_id, client_id) DO NOTHING",
+        (round_id, client_id, num_examples, norm, payload, now))
+    return cursor.rowcount == 1
 
 
 def updates_of(conn, round_id):

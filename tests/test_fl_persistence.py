@@ -135,12 +135,16 @@ def database_env(request, tmp_path):
     return {"DATABASE_URL": request.getfixturevalue("postgres_url")}
 
 
-def test_several_workers_close_each_round_exactly_once(tmp_path, database_env, servers):
+@pytest.mark.parametrize("worker_args", [[], ["-c", "python:fl.gunicorn_conf"]],
+                         ids=["sync", "gthread"])
+def test_several_workers_close_each_round_exactly_once(tmp_path, database_env, servers,
+                                                       worker_args):
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     if not os.path.exists(gunicorn):
         pytest.skip("gunicorn is not installed: pip install gunicorn")
     env = dict(database_env, MIN_UPDATES="4")
-    cmd = [gunicorn, "-w", "3", "-b", "127.0.0.1:{port}", "--timeout", "60", "fl.wsgi:app"]
+    cmd = [gunicorn] + worker_args + ["-w", "3", "-b", "127.0.0.1:{port}", "--timeout", "60",
+                                      "fl.wsgi:app"]
     server = Server(cmd, env, tmp_path / "gunicorn.log")
     servers.append(server)
     server.start()
