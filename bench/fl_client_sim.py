@@ -2,10 +2,11 @@
 
 ``SimClient`` follows the page's ``src_py/fl_client.py`` step for step, with the same core
 modules (``core.train``, ``core.delta``, ``core.codec``): register, ``GET /api/federation``,
-``GET /api/head``, train locally (init 'prototype' while the global head is version 0, else
-'keep'), delta, clip to the announced bound, encode, ``POST /api/update`` with the bearer
-token; network failures and 5xx are retried three times, a 409 stale_round/stale_base makes
-it train again from the new head once, an unknown token makes it register again once.
+``GET /api/head``, the local update (``core.fl_local``: class statistics while the global
+head is version 0, else the head trained locally), delta, clip to the announced bound,
+encode, ``POST /api/update`` with the bearer token; network failures and 5xx are retried
+three times, a 409 stale_round/stale_base makes it train again from the new head once, an
+unknown token makes it register again once.
 Only the transport differs: ``http.client`` instead of ``fetch``.
 
 ``ServerProcess`` starts ``python -m fl`` or gunicorn on a free loopback port with a given
@@ -24,10 +25,8 @@ from bench import REPO, src_py_on_path
 
 src_py_on_path()
 from core.codec import Update, decode_head, encode_update  # noqa: E402
-from core.delta import (clip_delta, delta_norm, delta_of, keep_unseen_rows,  # noqa: E402
-                        labels_seen)
-from core.head import head_with_weights  # noqa: E402
-from core.train import resolve_options, train_head  # noqa: E402
+from core.delta import clip_delta, delta_norm, delta_of  # noqa: E402
+from core.fl_local import local_update  # noqa: E402
 
 HOST = "127.0.0.1"
 RETRIES = 3
@@ -109,18 +108,12 @@ class Http:
 
 
 def train_local(labels, dim, xs, ys, head, options):
-    """The page's ``Classifier.train_local``: train a copy of the global ``head`` (a codec
-    Head) on ``xs``/``ys``. Returns ``{weights, bias, examples}``. Raises CannotTrain."""
-    opts = resolve_options(options)
-    opts["init"] = "prototype" if head.version == 0 else "keep"
-    local = head_with_weights(labels, dim, head.weights, head.bias)
+    """The page's ``Classifier.train_local``: ``core.fl_local.local_update`` from the global
+    ``head`` (a codec Head). Returns ``{weights, bias, examples}``. Raises CannotTrain."""
     try:
-        train_head(local, xs, ys, opts, None)
+        return local_update(labels, dim, xs, ys, head.weights, head.bias, head.version, options)
     except ValueError as error:
         raise CannotTrain(str(error))
-    keep_unseen_rows(local.weights, local.bias, head.weights, head.bias, dim,
-                     labels_seen(ys, len(labels)))
-    return {"weights": local.weights, "bias": local.bias, "examples": len(xs)}
 
 
 def clipped_delta(local, head, bound):

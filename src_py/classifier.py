@@ -1,7 +1,7 @@
 """The user's classifier: labels, labelled examples and the head trained on them, kept in this
 browser's storage. The page and ``window.tinybert`` both act through this class."""
 from core.binary import fround
-from core.delta import keep_unseen_rows, labels_seen
+from core.fl_local import local_update
 from core.head import LinearHead, add_label, head_with_weights, remove_label, rename_label
 from core.head_file import HeadFileError, check_compatible, decode_head_file, encode_head_file
 from core.metrics import class_counts, suggest_folds
@@ -227,28 +227,20 @@ class Classifier:
         return history
 
     async def train_local(self, weights, bias, version, options):
-        """Train a copy of the global head (``weights``, ``bias``) on this browser's examples,
-        for a federated update; this page's own head is not changed.
-
-        An untrained global head (version 0) starts from the class prototypes, a trained one
-        from its own weights. Returns ``{weights, bias, examples}``.
+        """This browser's new head for a federated round from the global head (``weights``,
+        ``bias`` at ``version``), by ``core.fl_local.local_update``: the class statistics of
+        the examples while the global head is untrained (version 0), else a copy of it trained
+        on them. This page's own head is not changed. Returns ``{weights, bias, examples}``.
         """
         data = await self._training_set()
         if len(data["xs"]) == 0:
             raise AppError("There are no examples to learn from yet: label some texts first. "
                            + "Nothing was sent.")
-        opts = resolve_options(options)
-        opts["init"] = "prototype" if version == 0 else "keep"
-        head = head_with_weights(self.head.labels, self.head.dim, weights, bias)
         try:
-            train_head(head, data["xs"], data["ys"], opts, None)
+            return local_update(self.head.labels, self.head.dim, data["xs"], data["ys"],
+                                weights, bias, version, options)
         except ValueError as error:
             raise AppError(str(error) + " Nothing was sent.")
-        # Labels without local examples keep the global row (measured: TREC-6, 10 clients,
-        # round 10: 54.6 % -> 69.1 % with this).
-        keep_unseen_rows(head.weights, head.bias, weights, bias, head.dim,
-                         labels_seen(data["ys"], len(head.labels)))
-        return {"weights": head.weights, "bias": head.bias, "examples": len(data["xs"])}
 
     async def use_global_head(self, labels, weights, bias, version):
         """Make the federation's head (``version``) this page's head."""

@@ -115,7 +115,8 @@ class FederationClient:
         return None
 
     async def send_delta(self, classifier, options):
-        """Train locally from the global head and send the clipped, quantised delta.
+        """Train locally from the global head and send the clipped, quantised delta (while the
+        global head is untrained, the class statistics: ``core.fl_local``).
 
         Returns what was sent: ``{bytes, norm, clipped, round, examples, base_version,
         accepted_in_round, round_closed}``. Raises AppError (nothing is lost locally).

@@ -107,3 +107,23 @@ def test_an_unreachable_server_is_reported_and_nothing_is_lost(browser, fl_serve
         page.evaluate("() => window.tinybert.sendDelta({epochs: 1})")
     assert len(page.evaluate("() => window.tinybert.examples()")) == 6
     page.context.close()
+
+
+def test_examples_of_one_label_count_in_the_first_round_only(browser):
+    """Round 1 takes class statistics, so a browser with one label helps build the first
+    head; training from a head needs two labels, and the page says so before sending."""
+    server = Server(env={"FEDERATIONS": json.dumps(FEDERATION), "MIN_UPDATES": "2"})
+    try:
+        one_label = [pair for pair in FIXTURE["client_a"] if pair[1] == LABELS[0]][:8]
+        single = join(browser, server, one_label)
+        sent = single.evaluate("() => window.tinybert.sendDelta({epochs: 5})")
+        assert sent["round"] == 1 and sent["base_version"] == 0 and sent["examples"] == 8
+        other = join(browser, server, FIXTURE["client_b"][:20])
+        assert other.evaluate("() => window.tinybert.sendDelta({epochs: 5})")["round_closed"]
+        with pytest.raises(Exception, match="at least two labels.*Nothing was sent"):
+            single.evaluate("() => window.tinybert.sendDelta({epochs: 5})")
+        assert single.evaluate("() => window.tinybert.federation()")["last_sent"]["round"] == 1
+        for page in (single, other):
+            page.context.close()
+    finally:
+        server.stop()

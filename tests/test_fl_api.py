@@ -111,9 +111,20 @@ def test_registration(app):
     assert bad.status_code == 400 and set(bad.get_json()) == {"error", "detail"}
 
 
+def _close_first_round(http, people):
+    """Round 1 (head version 0, whose updates are class statistics: fl.first_round); returns
+    the head it built, as float64."""
+    for person in people:
+        assert person.send(person.encode()).status_code == 202
+    head = codec.decode_head(http.get("/api/head").data)
+    assert head.version == 1
+    return np.concatenate([head.weights, head.bias])
+
+
 def test_a_round_aggregates_by_fedavg_and_the_next_opens(app):
     http = app.test_client()
     people = [Participant(http) for _ in range(3)]
+    base = _close_first_round(http, people)
     first = people[0].state()["round"]["id"]
     sent, counts = [], [10, 30, 60]
     for person, n in zip(people, counts):
@@ -121,17 +132,17 @@ def test_a_round_aggregates_by_fedavg_and_the_next_opens(app):
         sent.append(codec.decode_update(data))
         answer = person.send(data)
         assert answer.status_code == 202, answer.get_json()
-    assert answer.get_json()["round_closed"] and answer.get_json()["head_version"] == 1
+    assert answer.get_json()["round_closed"] and answer.get_json()["head_version"] == 2
     deltas = np.stack([np.concatenate([u.weights, u.bias]) for u in sent])
-    expected = fedavg(deltas, np.array(counts, float)).astype(np.float32)
+    expected = (base + fedavg(deltas, np.array(counts, float))).astype(np.float32)
     head = codec.decode_head(http.get("/api/head").data)
-    assert head.version == 1
+    assert head.version == 2
     assert np.array_equal(np.float32(np.concatenate([head.weights, head.bias])), expected)
     report = _round(http, first)
     assert report["status"] == "aggregated" and report["accepted"] == 3
-    assert report["result_version"] == 1 and report["refused"] == 0
+    assert report["result_version"] == 2 and report["refused"] == 0
     state = http.get("/api/federation").get_json()
-    assert state["round"]["id"] != first and state["round"]["base_version"] == 1
+    assert state["round"]["id"] != first and state["round"]["base_version"] == 2
     assert state["round"]["status"] == "open"
 
 
@@ -219,6 +230,7 @@ def test_deadline_closes_a_round_with_what_arrived(make_app):
 def test_aggregator_is_chosen_by_name(make_app):
     http = make_app(AGGREGATOR="median").test_client()
     people = [Participant(http) for _ in range(3)]
+    base = _close_first_round(http, people)
     sent = []
     for person in people:
         data = person.encode()
@@ -227,7 +239,7 @@ def test_aggregator_is_chosen_by_name(make_app):
     deltas = np.stack([np.concatenate([u.weights, u.bias]) for u in sent])
     head = codec.decode_head(http.get("/api/head").data)
     assert np.array_equal(np.float32(np.concatenate([head.weights, head.bias])),
-                          np.median(deltas, axis=0).astype(np.float32))
+                          (base + np.median(deltas, axis=0)).astype(np.float32))
     with pytest.raises(ValueError, match="allowed: fedavg, krum, median, trimmed_mean"):
         make_app(AGGREGATOR="mean")
 
@@ -306,3 +318,50 @@ def test_config_from_the_environment():
         config_from_env({"ROUND_SECONDS": "soon"})
     with pytest.raises(ValueError, match="MIN_UPDATES"):
         create_app({"MIN_UPDATES": 0})
+
+
+def test_a_409_names_the_current_round_and_head(make_app):
+    http = make_app(MIN_UPDATES=1).test_client()
+    person, late = Participant(http), Participant(http)
+    old = late.encode()
+    first = person.send(person.encode()).get_json()   # closes round 1
+    answer = late.send(old)
+    assert answer.status_code == 409 and answer.get_json() == {
+        "error": "stale_round", "detail": answer.get_json()["detail"],
+        "current_round": first["current_round"], "head_version": 1}
+    stale_base = late.send(late.encode(base=0)).get_json()
+    assert stale_base["error"] == "stale_base"
+    assert (stale_base["current_round"], stale_base["head_version"]) == (first["current_round"], 1)
+    data = late.encode()
+    assert late.send(data).status_code == 202   # closes round 2
+    again = late.send(data).get_json()
+    assert again["error"] == "stale_round" and again["head_version"] == 2
+
+
+def test_the_federation_names_a_round_and_head_that_go_together(make_app):
+    import threading
+    app = make_app(MIN_UPDATES=1)
+    people = [Participant(app.test_client()) for _ in range(2)]
+    stop, seen = threading.Event(), []
+
+    def close_rounds(person):
+        while not stop.is_set():
+            person.send(person.encode())   # each accepted update closes a round
+
+    def read():
+        http = app.test_client()
+        while not stop.is_set():
+            state = http.get("/api/federation").get_json()
+            seen.append((state["round"]["base_version"], state["head_version"]))
+
+    threads = [threading.Thread(target=close_rounds, args=(p,)) for p in people]
+    threads.append(threading.Thread(target=read))
+    for t in threads:
+        t.start()
+    while len(seen) < 150 and threads[-1].is_alive():
+        threading.Event().wait(0.02)
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(seen) >= 150 and seen[-1][1] > 0
+    assert all(base == head for base, head in seen)   # the live round's base is the head

@@ -172,12 +172,13 @@ def test_delta_clipping_parity():
     assert max(norms) <= 1.0 + 1e-12
 
 
-def test_keep_unseen_rows_parity():
+def test_labels_seen_parity():
     from parity import run_js_many, run_py_many
 
     cases = [[[0, 2, 2], 3], [[], 2], [[1], 4]]
-    assert run_py_many("core.delta", "labels_seen", cases) == \
-        run_js_many("core.delta", "labels_seen", cases)
+    py = run_py_many("core.delta", "labels_seen", cases)
+    assert py == run_js_many("core.delta", "labels_seen", cases)
+    assert py == [[True, False, True], [False, False], [False, True, False, False]]
 
 
 def test_keep_unseen_rows_parity():

@@ -100,6 +100,18 @@ def check_examples(head, xs, ys):
     Raises ValueError: no examples, length mismatch, a label index out of range, a wrong-sized
     or non-finite embedding, or fewer than two labels with examples.
     """
+    counts = count_examples(head, xs, ys)
+    present = 0
+    for k in range(len(counts)):
+        if counts[k] > 0:
+            present += 1
+    if present < 2:
+        raise ValueError(NOT_ENOUGH_LABELS)
+    return counts
+
+
+def count_examples(head, xs, ys):
+    """``check_examples`` without the rule of two labels: examples of one label pass."""
     n_labels = len(head.labels)
     if len(xs) == 0:
         raise ValueError("No examples to train on.")
@@ -123,12 +135,6 @@ def check_examples(head, xs, ys):
                                  + "finite number (NaN or infinity) at position " + str(j)
                                  + ".")
         counts[y] += 1
-    present = 0
-    for k in range(n_labels):
-        if counts[k] > 0:
-            present += 1
-    if present < 2:
-        raise ValueError(NOT_ENOUGH_LABELS)
     return counts
 
 
