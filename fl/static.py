@@ -6,8 +6,12 @@ file from a real one (a 200 HTML answer makes onnxruntime report "protobuf parsi
 from pathlib import Path
 
 from flask import current_app, send_from_directory
+from werkzeug.wsgi import FileWrapper
 
 from fl.errors import ApiError
+
+# Files go out in blocks this big when the WSGI server has no file_wrapper of its own.
+FILE_BLOCK = 1 << 20
 
 # Types the standard mimetypes table may not know.
 CONTENT_TYPES = {
@@ -48,8 +52,25 @@ def _serve(path):
     return response
 
 
+def _large_blocks(wsgi_app):
+    """Let files be sent in FILE_BLOCK pieces when the server offers no ``wsgi.file_wrapper``.
+
+    Werkzeug's development server (``python -m fl``) has none, so files would go out 8 kB at a
+    time: a 23 MB model is then thousands of turns of the interpreter shared by every request
+    thread, and the page's small requests made meanwhile wait for it. gunicorn brings its own
+    wrapper, which is kept.
+    """
+    def app(environ, start_response):
+        environ.setdefault("wsgi.file_wrapper",
+                           lambda file, block_size=FILE_BLOCK: FileWrapper(file, FILE_BLOCK))
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
 def register_static(app):
     """Route ``/`` and every non-API path to files in ``DIST_DIR``."""
+    app.wsgi_app = _large_blocks(app.wsgi_app)
 
     @app.get("/")
     def index():

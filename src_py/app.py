@@ -115,28 +115,45 @@ async def _release(encoder):
     return None
 
 
+def _stamp(stages, name, promise):
+    """``promise``, noting in ``stages[name]`` when it settles (ms since navigation start)."""
+    def note(value):
+        stages[name] = performance.now()
+        return value
+
+    return promise.then(note)
+
+
 async def load_app(page):
     """Fetch and start everything. The database, the tokenizer, the runtime's WebAssembly and
     the model download proceed at the same time; the model's hash is checked while the
-    session is built from it."""
+    session is built from it. ``stats().timings.stages`` says when each part was done."""
     started = performance.now()
+    stages = {"script": started}
+    timings = {"stages": stages}
     page.show_status("Loading the model…", "info")
-    storage = _open_storage_or_none(page)
+    storage = _stamp(stages, "storage", _open_storage_or_none(page))
     manifest = await fetch_json("manifest.json")
+    stages["manifest"] = performance.now()
     name = manifest["encoder_file"]
-    runtime = _prepare_runtime(manifest)
-    timings = {}
+    runtime = _stamp(stages, "runtime", _prepare_runtime(manifest))
 
     async def build(data):
         page.show_status("Starting the encoder…", "info")
+        stages["model_bytes"] = performance.now()
+        prepared = await runtime
+        for key in __pragma__("js", "{}", "Object.keys(prepared.stages)"):
+            stages["runtime_" + key] = prepared["stages"][key]
         ready = performance.now()
-        encoder = await open_encoder(await runtime, data, manifest)
-        timings["session_ms"] = performance.now() - ready
+        encoder = await open_encoder(prepared, data, manifest)
+        stages["session"] = performance.now()
+        timings["session_ms"] = stages["session"] - ready
         return encoder
 
     parts = await Promise.all([
-        _start_tokenizer(manifest),
-        load_model_file(name, manifest["files"][name], page.show_progress, build, _release),
+        _stamp(stages, "tokenizer", _start_tokenizer(manifest)),
+        _stamp(stages, "model_checked", load_model_file(name, manifest["files"][name],
+                                                        page.show_progress, build, _release)),
         storage,
     ])
     timings["model_source"] = parts[1]["source"]
@@ -144,6 +161,7 @@ async def load_app(page):
     timings["model_ms"] = timings["ready_ms"] - timings["session_ms"]
     app = App(manifest, parts[0], parts[1]["value"], parts[2], timings)
     await app.classifier.restore()
+    stages["restored"] = performance.now()
     return app
 
 

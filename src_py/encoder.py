@@ -109,7 +109,12 @@ async def prepare_runtime(prefer, warmup_bytes):
     fetch and compile its WebAssembly now, so that this overlaps the model download. Returns the runtime for
     ``open_encoder``. Raises AppError when no backend can run here, saying what to do.
     """
+    stages = {}
+    # The WASM build is imported while the browser is asked for an adapter (which can take
+    # tens of milliseconds): most visits end up on it, and an unused import costs little.
+    wasm_build = None if prefer == "webgpu" else _import_runtime("wasm")
     adapter = None if prefer == "wasm" else await _gpu_adapter()
+    stages["adapter"] = performance.now()
     if prefer == "webgpu" and adapter is None:
         raise AppError("WebGPU was requested but this browser offers no WebGPU adapter. "
                        + "Choose Auto or WASM in the backend setting (or use ?backend=wasm).")
@@ -117,7 +122,8 @@ async def prepare_runtime(prefer, warmup_bytes):
         raise AppError("This browser can run neither WebGPU nor WebAssembly, so the encoder "
                        + "cannot run here. Use a current Chrome, Edge, Firefox or Safari.")
     backend = "webgpu" if adapter is not None else "wasm"
-    ort = await _import_runtime(backend)
+    ort = await (wasm_build if backend == "wasm" else _import_runtime("webgpu"))
+    stages["imported"] = performance.now()
     threads = _thread_count() if backend == "wasm" else 1
     ort.env.wasm.numThreads = threads
     if warmup_bytes is not None:
@@ -128,7 +134,8 @@ async def prepare_runtime(prefer, warmup_bytes):
         except:  # noqa: E722 - only an optimisation; the real session reports real problems
             console.warn("Warm-up session failed: " + describe(__except0__))
     note = "forced" if prefer is not None else ("" if adapter is not None else "no WebGPU adapter")
-    return {"ort": ort, "backend": backend, "threads": threads, "note": note, "prefer": prefer}
+    return {"ort": ort, "backend": backend, "threads": threads, "note": note, "prefer": prefer,
+            "stages": stages}
 
 
 async def _session(runtime, model_bytes, session_options):

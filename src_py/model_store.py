@@ -10,6 +10,7 @@ from assets import MODEL_BASE, fetch_model_file
 from errors import AppError, describe
 
 CACHE_NAME = "tinybert-model"
+YIELD_MS = 8
 
 
 async def sha256_hex(data):
@@ -42,14 +43,28 @@ async def _forget_other_versions(cache, url, keep):
     return None
 
 
+def _next_task():
+    """A promise settled by a new task, so that the page's other work gets a turn."""
+    return __new__(Promise(lambda resolve: setTimeout(resolve, 0)))
+
+
 async def _download(name, size, on_progress):
-    """Fetch ``model/<name>`` reading the body in chunks, calling ``on_progress(received, total)``."""
+    """Fetch ``model/<name>`` reading the body in chunks, calling ``on_progress(received, total)``.
+
+    Chunks already buffered are read without leaving the microtask queue, so on a fast link
+    the loop would hold the thread until the download ends (onnxruntime-web's own WebAssembly
+    request would wait for it): it lets other tasks run every few milliseconds.
+    """
     response = await fetch_model_file(name, {"cache": "no-store"})
     total = int(response.headers.js_get("content-length") or size)
     data = __new__(Uint8Array(total))
     received = 0
     reader = response.body.getReader()
+    turn = performance.now()
     while True:
+        if performance.now() - turn > YIELD_MS:
+            await _next_task()
+            turn = performance.now()
         chunk = await reader.read()
         if chunk.done:
             break

@@ -69,3 +69,26 @@ def test_unbuilt_page_says_how_to_build(tmp_path):
     response = client.get("/")
     assert response.status_code == 503
     assert "make build" in response.get_json()["detail"]
+
+
+def test_files_go_out_in_large_blocks_unless_the_server_has_its_own_wrapper(dist):
+    from fl.static import FILE_BLOCK
+
+    data = bytes(range(256)) * (3 * FILE_BLOCK // 256 + 7)
+    (dist / "model" / "encoder.onnx").write_bytes(data)
+    client = create_app({"DIST_DIR": str(dist), "TESTING": True}).test_client()
+    response = client.get("/model/encoder.onnx", buffered=False)
+    blocks = [len(block) for block in response.response]
+    assert blocks == [FILE_BLOCK, FILE_BLOCK, FILE_BLOCK, len(data) - 3 * FILE_BLOCK]
+    response.close()
+    assert client.get("/model/encoder.onnx").data == data
+
+    used = []
+
+    def servers_own(file, block_size=8192):
+        used.append(block_size)
+        return iter(lambda: file.read(block_size), b"")
+
+    response = client.get("/model/encoder.onnx",
+                          environ_overrides={"wsgi.file_wrapper": servers_own})
+    assert response.data == data and used == [8192]
