@@ -1,6 +1,7 @@
 """Federated learning end to end: two browsers with separate profiles train on different parts
-of a real data set, send quantised deltas to the real server, the round aggregates, both apply
-the aggregate, and the global head does at least as well as either browser alone."""
+of a real data set, send quantised updates to the real server (round 1: class statistics,
+round 2: trained deltas), the rounds aggregate, both apply the aggregate, and the global head
+does at least as well as either browser alone."""
 import json
 from pathlib import Path
 
@@ -77,10 +78,20 @@ def test_two_browsers_federate_and_the_aggregate_is_at_least_as_good(browser, fl
     message, kind = status_after(b, "#apply-aggregate")
     assert "head v1" in message, message
     assert "global head v1" in b.text_content("#fl-status")
+    first = accuracy(a, embeddings, truth)
+    assert first == accuracy(b, embeddings, truth)
+    # Round 1 gathered class statistics (the prototype head of both browsers' examples);
+    # from round 2 on, each browser trains from the global head and sends its delta.
+    for page in (a, b):
+        sent = page.evaluate("() => window.tinybert.sendDelta({epochs: 5})")
+        assert sent["round"] == 2 and sent["base_version"] == 1
+    for page in (a, b):
+        page.evaluate("() => window.tinybert.applyAggregate()")
+    assert "global head v2" in b.text_content("#fl-status")
     global_a = accuracy(a, embeddings, truth)
     global_b = accuracy(b, embeddings, truth)
     assert global_a == global_b
-    print(f"held-out accuracy: alone {alone}, federated {global_a}")
+    print(f"held-out accuracy: alone {alone}, federated round 1 {first}, round 2 {global_a}")
     assert global_a >= max(alone), (global_a, alone)
     # Only head deltas left the pages: the examples are still only local.
     assert len(a.evaluate("() => window.tinybert.examples()")) == len(FIXTURE["client_a"])
