@@ -296,16 +296,20 @@ async def ort_first(ids):
             "hidden": Array["from"](outputs["last_hidden_state"].data)}
 
 
-async def ort_time(ids, count):
-    """`count` back-to-back runs of one input (tensors built once); durations in ms."""
+async def _timed_runs(session, ids, count):
+    """`count` back-to-back runs of ``session`` on one input (tensors built once); ms each."""
     feeds = ort_feeds(ids)
-    session = state["session"]
     out = []
     for i in range(count):
         t0 = now()
         await session.run(feeds)
         out.append(now() - t0)
     return out
+
+
+async def ort_time(ids, count):
+    """`count` back-to-back runs of the main session on one input; durations in ms."""
+    return await _timed_runs(state["session"], ids, count)
 
 
 async def ort_levels(levels, ids, warmup_ms, runs):
@@ -348,14 +352,7 @@ async def variant_open(key, model_url, options):
 
 async def variant_time(key, ids, count):
     """`count` back-to-back runs of session ``key`` on one input; durations in ms."""
-    feeds = ort_feeds(ids)
-    session = state["variants"][key]
-    out = []
-    for i in range(count):
-        t0 = now()
-        await session.run(feeds)
-        out.append(now() - t0)
-    return out
+    return await _timed_runs(state["variants"][key], ids, count)
 
 
 async def variant_output(key, ids):

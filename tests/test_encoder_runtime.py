@@ -30,6 +30,17 @@ def encoder_requests(page_requests):
     return [url for url in page_requests if url.endswith("/model/encoder.onnx")]
 
 
+def reload_expecting_one_download(page):
+    """Reload: the page must start without error on a model fetched once from the network."""
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.reload()
+    wait_ready(page)
+    assert page.evaluate("() => window.tinybertError || null") is None
+    assert page.evaluate("() => window.tinybert.stats()")["timings"]["model_source"] == "network"
+    assert len(encoder_requests(requests)) == 1
+
+
 def test_model_download_shows_progress_to_the_full_size(app_page):
     size = load_manifest()["files"]["encoder.onnx"]["bytes"]
     progress = app_page.evaluate(
@@ -61,13 +72,7 @@ def test_corrupted_and_stale_cache_entries_are_refetched(browser, server):
       await cache.put(key, new Response(new Uint8Array([1, 2, 3])));
       await cache.put(stale, new Response(new Uint8Array([4, 5, 6])));
     }""", [key, stale])
-    requests = []
-    page.on("request", lambda request: requests.append(request.url))
-    page.reload()
-    wait_ready(page)
-    assert page.evaluate("() => window.tinybertError || null") is None
-    assert page.evaluate("() => window.tinybert.stats()")["timings"]["model_source"] == "network"
-    assert len(encoder_requests(requests)) == 1
+    reload_expecting_one_download(page)
     assert page.evaluate(CACHE_KEYS) == [key]
     page.context.close()
 
@@ -86,13 +91,7 @@ def test_a_cache_entry_that_still_builds_but_fails_its_hash_is_not_used(browser,
     embed = "async () => Array.from(await window.tinybert.embed('the build is green again'))"
     expected = page.evaluate(embed)
     page.evaluate(FLIP_ONE_CACHED_BYTE, key)
-    requests = []
-    page.on("request", lambda request: requests.append(request.url))
-    page.reload()
-    wait_ready(page)
-    assert page.evaluate("() => window.tinybertError || null") is None
-    assert page.evaluate("() => window.tinybert.stats()")["timings"]["model_source"] == "network"
-    assert len(encoder_requests(requests)) == 1
+    reload_expecting_one_download(page)
     assert page.evaluate(embed) == expected
     page.context.close()
 
