@@ -517,7 +517,9 @@ def explore(names=None):
         kept[name] = {'name': name, 'options': client, 'server': rules,
                       'runs': {s: {n: r['int8'] for n, r in by_n.items()}
                                for s, by_n in runs.items()}}
-    seconds = time.perf_counter() - start + (results.get('variants') or {}).get('seconds', 0)
+    seconds = time.perf_counter() - start
+    if names:   # some rows were kept from the earlier run: count its time too
+        seconds += (results.get('variants') or {}).get('seconds', 0)
     results['variants'] = {'rows': [kept[n] for n, _, _ in VARIANTS if n in kept],
                            'seconds': seconds}
     _save(results)
