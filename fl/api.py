@@ -42,6 +42,15 @@ def _federation(conn, name=None):
     return fed
 
 
+def _federation_up_to_date():
+    """(service, connection, federation named in the query) after closing its round if due."""
+    svc = service()
+    conn = svc.connection()
+    fed = _federation(conn)
+    rounds.close_if_due(conn, fed["id"], svc.settings)
+    return svc, conn, fed
+
+
 @api.post("/register")
 def register():
     """Register a client in a federation: JSON ``{"federation": name}`` (optional).
@@ -66,10 +75,7 @@ def register():
 @api.get("/federation")
 def federation():
     """A federation's labels, head shape, encoder, rules and its current round."""
-    svc = service()
-    conn = svc.connection()
-    fed = _federation(conn)
-    rounds.close_if_due(conn, fed["id"], svc.settings)
+    svc, conn, fed = _federation_up_to_date()
     live = store.live_round_and_head(conn, fed["id"])   # a round and head that go together
     config = current_app.config
     return jsonify({
@@ -88,10 +94,7 @@ def federation():
 @api.get("/head")
 def head():
     """The federation's current global head, encoded by ``codec.encode_head``."""
-    svc = service()
-    conn = svc.connection()
-    fed = _federation(conn)
-    rounds.close_if_due(conn, fed["id"], svc.settings)
+    _, conn, fed = _federation_up_to_date()
     fed = store.federation_by_id(conn, fed["id"])
     version = fed["head_version"]
     weights, bias = store.head(conn, fed["id"], version)
