@@ -39,7 +39,7 @@ import urllib.parse
 
 import numpy as np
 
-from bench import RESULTS
+from bench import save_results
 from bench import browser as B
 
 LENGTHS = [16, 64, 128, 256]
@@ -560,11 +560,7 @@ def run(argv=None):
         'remote_requests': 0,
         'seconds': round(time.monotonic() - started, 1),
     }
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, 'encoder_speed.json'), 'w', encoding='utf-8') as f:
-        json.dump(report, f, indent=1)
-    with open(os.path.join(RESULTS, 'encoder_speed.md'), 'w', encoding='utf-8') as f:
-        f.write(markdown(report))
+    save_results('encoder_speed', report, markdown(report))
     print(markdown(report), flush=True)
     return report
 

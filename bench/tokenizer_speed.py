@@ -23,7 +23,7 @@ import platform
 import statistics
 import time
 
-from bench import RESULTS
+from bench import save_results
 from bench import browser as B
 
 CORPUS = os.path.join(B.REPO, 'tests', 'fixtures', 'tokenizer_corpus.jsonl')
@@ -225,11 +225,7 @@ def run(argv=None):
         'remote_requests': 0,
         'seconds': round(time.monotonic() - started, 1),
     }
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, 'tokenizer_speed.json'), 'w', encoding='utf-8') as f:
-        json.dump(report, f, indent=1)
-    with open(os.path.join(RESULTS, 'tokenizer_speed.md'), 'w', encoding='utf-8') as f:
-        f.write(markdown(report))
+    save_results('tokenizer_speed', report, markdown(report))
     print(markdown(report), flush=True)
     return report
 

@@ -78,11 +78,6 @@ async def _download(name, size, on_progress):
     return data.subarray(0, received)
 
 
-async def _check(data, sha):
-    """True when the bytes hash to ``sha`` (WebCrypto hashes off the page's thread)."""
-    return (await sha256_hex(data)) == sha
-
-
 async def _discard(discard, value):
     try:
         await discard(value)
@@ -122,32 +117,32 @@ async def load_model_file(name, expected, on_progress, build, discard):
         hit = await cache.match(_cache_key(url, sha))
         if hit:
             data = __new__(Uint8Array(await hit.arrayBuffer()))
-            checked = _check(data, sha)
+            digest = sha256_hex(data)   # WebCrypto hashes off the page's thread
             try:
                 value = await build(data)
             except:  # noqa: E722 - damaged bytes may not even build: judge them by their hash
-                if await checked:
+                if (await digest) == sha:
                     raise
                 value = None
-            if await checked:
+            if (await digest) == sha:
                 on_progress(len(data), len(data))
                 return {"value": value, "source": "cache"}
             if value is not None:
                 await _discard(discard, value)
             await cache.delete(_cache_key(url, sha))
     data = await _download(name, expected["bytes"], on_progress)
-    checked = _check(data, sha)
-    kept = checked.then(lambda ok: _keep(cache, url, sha, data) if ok else None)
+    digest = sha256_hex(data)
+    kept = digest.then(lambda actual: _keep(cache, url, sha, data) if actual == sha else None)
     try:
         value = await build(data)
     except:  # noqa: E722
-        if await checked:
+        if (await digest) == sha:
             raise
         value = None
-    if not await checked:
+    actual = await digest
+    if actual != sha:
         if value is not None:
             await _discard(discard, value)
-        actual = await sha256_hex(data)
         raise AppError("The downloaded " + url + " does not match the model manifest (sha256 "
                        + actual[:12] + "… instead of " + sha[:12] + "…). Rebuild it with "
                        + "`make model` and reload the page.")

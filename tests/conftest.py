@@ -9,4 +9,4 @@ for _p in (_SRC, _TESTS):
         sys.path.insert(0, _p)
 
 # Browser end-to-end fixtures (real server over HTTP, Debian's Chromium), shared by all modules.
-from e2e_support import app_page, browser, server  # noqa: E402,F401
+from e2e_support import app_page, browser, page, server  # noqa: E402,F401

@@ -130,6 +130,14 @@ def wait_ready(page):
     )
 
 
+@pytest.fixture()
+def page(browser, server):
+    """A fresh page (a context of its own) on the shared server, closed after the test."""
+    page = open_page(browser, server.url + "/")
+    yield page
+    page.context.close()
+
+
 @pytest.fixture(scope="module")
 def app_page(browser, server):
     """One ready page shared by a module's tests (loading the model takes seconds)."""

@@ -22,6 +22,11 @@ ADD_ALL = """async pairs => {
   for (const [t, l] of pairs) await window.tinybert.addExample(t, l);
   return (await window.tinybert.examples()).length;
 }"""
+EMBED_ALL = """async texts => {
+  const out = [];
+  for (const t of texts) out.push(Array.from(await window.tinybert.embed(t)));
+  return out;
+}"""
 PREDICT_ALL = """async texts => {
   const out = [];
   for (const t of texts) out.push(await window.tinybert.predict(t));

@@ -6,14 +6,10 @@ import numpy as np
 import pytest
 
 from e2e_support import DIST, Server, dist_without, launch_other, open_page, wait_ready
+from page_helpers import EMBED_ALL
 from reference import FIXED_SENTENCES, cosine, load_manifest
 from test_tokenizer import load_corpus
 
-EMBED_ALL = """async texts => {
-  const out = [];
-  for (const t of texts) out.push(Array.from(await window.tinybert.embed(t)));
-  return out;
-}"""
 CACHE_KEYS = """async () => {
   const cache = await caches.open('tinybert-model');
   return (await cache.keys()).map(r => r.url);

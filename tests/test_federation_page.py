@@ -9,20 +9,12 @@ import numpy as np
 import pytest
 
 from e2e_support import Server, open_page
-from page_helpers import status_after
+from page_helpers import ADD_ALL, EMBED_ALL, status_after
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "domain_sentences.json").read_text())
 LABELS = FIXTURE["labels"]
 FEDERATION = [{"name": "default", "labels": LABELS, "dim": 384,
                "encoder": "sentence-transformers/all-MiniLM-L6-v2", "hidden_size": 384}]
-ADD_ALL = """async pairs => {
-  for (const [t, l] of pairs) await window.tinybert.addExample(t, l);
-}"""
-EMBED_ALL = """async texts => {
-  const out = [];
-  for (const t of texts) out.push(Array.from(await window.tinybert.embed(t)));
-  return out;
-}"""
 HEAD_TENSORS = """async () => {
   const b = await window.tinybert.exportHead();
   const n = new DataView(b.buffer).getUint32(0, true);

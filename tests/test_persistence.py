@@ -8,17 +8,10 @@ import pytest
 from safetensors import safe_open
 from safetensors.numpy import load
 
-from e2e_support import CHROMIUM, CHROMIUM_ARGS, open_page, wait_ready
+from e2e_support import CHROMIUM, CHROMIUM_ARGS, wait_ready
 from page_helpers import HELD_OUT, TRAINING_SET, predict_all, train_default
 
 TEXTS = [t for t, _ in TRAINING_SET + HELD_OUT]
-
-
-@pytest.fixture()
-def page(browser, server):
-    page = open_page(browser, server.url + "/")
-    yield page
-    page.context.close()
 
 
 def reload(page):

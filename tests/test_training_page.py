@@ -3,15 +3,7 @@ import math
 
 import pytest
 
-from e2e_support import open_page
 from page_helpers import HELD_OUT, PREDICT_ALL, TRAINING_SET, predict_all, status_after, train_default
-
-
-@pytest.fixture()
-def page(browser, server):
-    page = open_page(browser, server.url + "/")
-    yield page
-    page.context.close()
 
 
 def test_examples_added_through_the_ui_train_the_head(page):
