@@ -14,7 +14,7 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 SRC_PY  := $(shell find src_py -name '*.py')
 PUBLIC  := $(shell find public -type f -not -path '$(MODEL)/*')
 
-.PHONY: all setup model transpile build run dev test bench chromium postgresql clean distclean
+.PHONY: all setup model transpile build run dev test test-fast lint bench chromium postgresql clean distclean
 
 all: build
 
@@ -58,7 +58,7 @@ postgresql:
 
 # --- build ----------------------------------------------------------------------------
 $(MODEL)/manifest.json: $(wildcard tools/model_*.py) | $(STAMPS)/venv
-	HF_HUB_OFFLINE=1 $(PY) tools/model_build.py --out $(MODEL) --cache .cache/model
+	HF_HUB_OFFLINE=1 $(PY) -m tools.model_build --out $(MODEL) --cache .cache/model
 
 model: $(MODEL)/manifest.json
 
@@ -87,8 +87,16 @@ run: build
 dev: transpile $(MODEL)/manifest.json
 	npx vite
 
-test: build chromium postgresql
+test: build chromium postgresql lint
 	$(PY) -m pytest -q
+
+# The tests that need neither a browser nor the model build (core, parity, server), on every
+# core: a quick check while editing.
+test-fast: $(STAMPS)/venv postgresql
+	$(PY) -m pytest -q -n auto -m "not browser and not model"
+
+lint: $(STAMPS)/venv
+	$(VENV)/bin/ruff check .
 
 bench: build chromium $(STAMPS)/bench
 	$(PY) -m bench

@@ -14,12 +14,12 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import socket
 import urllib.parse
 import urllib.request
 

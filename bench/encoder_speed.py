@@ -39,8 +39,8 @@ import urllib.parse
 
 import numpy as np
 
-from bench import save_results
 from bench import browser as B
+from bench import save_results
 
 LENGTHS = [16, 64, 128, 256]
 GOALS = {'p50_128_vs_transformers_js': 0.7, 'p50_256_ms': 60.0, 'cold_start_ms': 1500.0,

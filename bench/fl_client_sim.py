@@ -1,8 +1,8 @@
 """Simulated federation clients under CPython, and the real server they talk to.
 
 ``SimClient`` follows the page's ``src_py/fl_client.py`` step for step, with the same core
-modules (``core.train``, ``core.delta``, ``core.codec``): register, ``GET /api/federation``,
-``GET /api/head``, the local update (``core.fl_local``: class statistics while the global
+modules (``tinybert_core.train``, ``tinybert_core.delta``, ``tinybert_core.codec``): register, ``GET /api/federation``,
+``GET /api/head``, the local update (``tinybert_core.fl_local``: class statistics while the global
 head is version 0, else the head trained locally), delta, clip to the announced bound,
 encode, ``POST /api/update`` with the bearer token; network failures and 5xx are retried
 three times, a 409 stale_round/stale_base makes it train again from the new head once, an
@@ -21,12 +21,10 @@ import subprocess
 import sys
 import time
 
-from bench import REPO, src_py_on_path
-
-src_py_on_path()
-from core.codec import Update, decode_head, encode_update  # noqa: E402
-from core.delta import clip_delta, delta_norm, delta_of  # noqa: E402
-from core.fl_local import local_update  # noqa: E402
+from bench import REPO
+from tinybert_core.codec import Update, decode_head, encode_update
+from tinybert_core.delta import clip_delta, delta_norm, delta_of
+from tinybert_core.fl_local import local_update
 
 HOST = "127.0.0.1"
 RETRIES = 3
@@ -108,7 +106,7 @@ class Http:
 
 
 def train_local(labels, dim, xs, ys, head, options):
-    """The page's ``Classifier.train_local``: ``core.fl_local.local_update`` from the global
+    """The page's ``Classifier.train_local``: ``tinybert_core.fl_local.local_update`` from the global
     ``head`` (a codec Head). Returns ``{weights, bias, examples}``. Raises CannotTrain."""
     try:
         return local_update(labels, dim, xs, ys, head.weights, head.bias, head.version, options)

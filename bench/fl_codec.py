@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from bench import RESULTS, src_py_on_path
+from bench import RESULTS
 
 K, D = 3, 384
 
@@ -78,8 +78,7 @@ def compare_schemes(seed=0, clients=10, trials=20):
 
 
 def time_codec(repeats=50):
-    src_py_on_path()
-    from core import codec
+    from tinybert_core import codec
     rng = np.random.default_rng(1)
     delta = simulated_delta(rng, rng.normal(size=(K, D)))
     update = codec.Update(1, 1, 0, 20, K, D, delta[:K * D].tolist(), delta[K * D:].tolist())

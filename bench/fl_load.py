@@ -12,7 +12,7 @@ Protocol:
   and head version from that answer's body and sends again (counted apart, not as errors).
   Everything else that is not 202 is an error; only 202s count as throughput.
 - SQLite: a file in a temporary folder (WAL, synchronous=FULL as the server sets it).
-  PostgreSQL: a throw-away server (``tests/pg_support.py``) with its durable defaults
+  PostgreSQL: a throw-away server (``tests/support/postgres.py``) with its durable defaults
   (fsync and synchronous_commit on; the test suite turns both off).
 - 400 registered clients: each of the 50 client threads owns 8 and sends each at most once
   a round (no replays); a thread that used all 8 in the current round waits for it to close
@@ -42,7 +42,7 @@ import time
 
 import numpy as np
 
-from bench import REPO, RESULTS, load_results, save_results
+from bench import load_results, save_results
 from bench.fl_client_sim import HOST, ServerProcess, SimClient
 from bench.fl_server import Body, fsync_ms, profile
 
@@ -279,10 +279,9 @@ def _stored_since(reader, first, last):
 
 
 def start_postgres():
-    """A throw-away PostgreSQL server (tests/pg_support.py) with durable settings: returns
+    """A throw-away PostgreSQL server (tests/support/postgres.py) with durable settings: returns
     (server, url of an empty database, postmaster pid)."""
-    sys.path.insert(0, os.path.join(REPO, 'tests'))
-    import pg_support
+    from tests.support import postgres as pg_support
 
     class DurablePostgres(pg_support.PostgresServer):
         """pg_support's server with PostgreSQL's own defaults for fsync and commits."""

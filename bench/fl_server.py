@@ -20,7 +20,7 @@ import numpy as np
 
 from bench import RESULTS
 from fl import create_app
-from fl.wire import codec
+from tinybert_core import codec
 
 
 def _round(aggregator, clients, rng, directory):
@@ -141,6 +141,7 @@ def profile(config, min_updates, updates=300):
     """Wall ms per update of the pieces of the request path (Flask test client, one
     process, ``updates`` updates with min_updates ``min_updates``)."""
     import importlib
+
     from fl import create_app, db, rounds, update_decoder
     api = importlib.import_module("fl.api")   # the package's name ``api`` is the blueprint
     timers = Timers()

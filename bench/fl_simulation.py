@@ -20,7 +20,7 @@ Protocol:
   can. (The page would let it send its class statistics in round 1; each round here keeps the
   same clients instead.)
 - Round 1 (global head version 0): every client sends its class statistics
-  (``core.fl_local``) and the server builds the class-prototype head of their union
+  (``tinybert_core.fl_local``) and the server builds the class-prototype head of their union
   (``fl.first_round``); later rounds: each client trains the global head on its examples and
   sends the delta, which the server averages (FedAvg) into the head.
 - Federated, int8 (the product): the real server (``python -m fl``, SQLite in a temporary
@@ -31,7 +31,7 @@ Protocol:
   aggregation (``fl.aggregators`` on the decoded payloads, float32 head).
 - Federated, exact floats: the same clients and training, the clipped float64 delta given to
   that replica without quantisation (the server only takes int8, so this arm runs in-process).
-- Centralised: ``core.train.train_head`` with the same options on the union of every client's
+- Centralised: ``tinybert_core.train.train_head`` with the same options on the union of every client's
   examples (and, for reference, of the clients that can train).
 - Bytes: each int8 update vs the same clipped delta as float32 JSON.
 
@@ -50,13 +50,13 @@ import numpy as np
 
 from bench import RESULTS, load_results, protocol, save_results
 from bench.fl_client_sim import ServerProcess, SimClient, clipped_delta, train_local
-from core.codec import Head, Update, decode_update, encode_update
-from core.head import LinearHead
-from core.train import DEFAULTS, check_examples, train_head
 from fl.aggregators import build_aggregator
 from fl.config import DEFAULT_FEDERATION
 from fl.config import DEFAULTS as SERVER_DEFAULTS
 from fl.first_round import prototype_head
+from tinybert_core.codec import Head, Update, decode_update, encode_update
+from tinybert_core.head import LinearHead
+from tinybert_core.train import DEFAULTS, check_examples, train_head
 
 SETS = ['sms_spam', 'trec6', 'domain']
 TITLES = {'sms_spam': 'SMS spam (2 labels)', 'trec6': 'TREC-6 (6 labels)',
@@ -111,7 +111,7 @@ def _lists(rows):
 
 
 def can_train(labels, rows):
-    """Whether the page would train on these examples (core.train.check_examples)."""
+    """Whether the page would train on these examples (tinybert_core.train.check_examples)."""
     xs, ys = _lists(rows)
     try:
         check_examples(LinearHead(labels, len(xs[0])), xs, ys)
@@ -536,7 +536,7 @@ def run():
     results = {
         'settings': {
             'description': 'Dirichlet alpha %.1f label mix per client, sizes %s, %d rounds, '
-                           'client options %s (other training options: core.train defaults %s), '
+                           'client options %s (other training options: tinybert_core.train defaults %s), '
                            'server %s, MIN_UPDATES = clients that can train, %d client '
                            'processes, seed %d' % (
                                ALPHA, ', '.join('%d clients %d-%d' % (n, a, b)

@@ -1,6 +1,6 @@
 """Few-shot learning benchmark: ``python -m bench learning``.
 
-Question: does the head trained by the page (``core.train.train_head`` with its defaults, the
+Question: does the head trained by the page (``tinybert_core.train.train_head`` with its defaults, the
 same Python module that is transpiled for the browser, run here under CPython) reach the
 linear-probe ceiling with 20 examples per label in at most 5 epochs?
 
@@ -20,11 +20,9 @@ import time
 
 import numpy as np
 
-from bench import RESULTS, protocol, src_py_on_path
-
-src_py_on_path()
-from core.head import LinearHead  # noqa: E402
-from core.train import DEFAULTS, train_head  # noqa: E402
+from bench import RESULTS, protocol
+from tinybert_core.head import LinearHead
+from tinybert_core.train import DEFAULTS, train_head
 
 SETS = ['sms_spam', 'trec6', 'domain', 'polarity']
 TITLES = {'sms_spam': 'SMS spam (2)', 'trec6': 'TREC-6 questions (6)',
@@ -127,7 +125,7 @@ def goals(results):
 def markdown(results):
     lines = ['# Few-shot learning: the page\'s head trainer vs the linear-probe ceiling', '',
              'Accuracy on 1,000 held-out rows, mean ± std over %d draws. Product: '
-             '`core.train.train_head` with its defaults %s (the module shipped to the browser, '
+             '`tinybert_core.train.train_head` with its defaults %s (the module shipped to the browser, '
              'run under CPython). Ceiling: scikit-learn LogisticRegression, C=1. LR-CV: C chosen '
              'from %s by stratified CV on the training examples only. Embeddings: the product\'s '
              'INT8 all-MiniLM-L6-v2 (model sha %s), max %d tokens.' % (

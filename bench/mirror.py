@@ -1,4 +1,4 @@
-"""A numpy mirror of ``core.train.train_head``, for fast hyper-parameter sweeps only.
+"""A numpy mirror of ``tinybert_core.train.train_head``, for fast hyper-parameter sweeps only.
 
 Same algorithm step for step (prototype/zeros init, class weights, mulberry32 shuffling, mean
 weighted cross-entropy per mini-batch, Adam with bias correction, weight decay on W only);
@@ -8,11 +8,8 @@ record variants the sweep rejected: ``init='unit_prototype'`` and ``adam_eps``.
 """
 import numpy as np
 
-from bench import src_py_on_path
-
-src_py_on_path()
-from core.rng import Rng  # noqa: E402
-from core.train import DEFAULTS  # noqa: E402
+from tinybert_core.rng import Rng
+from tinybert_core.train import DEFAULTS
 
 
 def _options(options):
@@ -97,8 +94,8 @@ def train(X, y, n_labels, options, eval_sets=()):
 
 def check(X, y, n_labels, options):
     """Largest absolute difference between mirror and shipped weights after training."""
-    from core.head import LinearHead
-    from core.train import train_head
+    from tinybert_core.head import LinearHead
+    from tinybert_core.train import train_head
     W, b, _ = train(X, y, n_labels, options)
     head = LinearHead(['l%d' % i for i in range(n_labels)], X.shape[1])
     train_head(head, [list(map(float, r)) for r in X], [int(v) for v in y], options)

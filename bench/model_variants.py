@@ -20,7 +20,6 @@ import argparse
 import os
 import platform
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -43,7 +42,6 @@ THREADS = 2
 
 
 def _tools():
-    sys.path.insert(0, REPO)
     from tools import model_check, model_export
     return model_check, model_export
 

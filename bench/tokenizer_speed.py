@@ -1,6 +1,6 @@
 """Tokenizer speed: tokens per second on the whole tokenizer corpus (tests/fixtures).
 
-- ours: this product's ``core.tokenizer`` (the module the page ships, transpiled), on the
+- ours: this product's ``tinybert_core.tokenizer`` (the module the page ships, transpiled), on the
   bench page's main thread in headless Chromium, single thread; warm (one Tokenizer, word
   cache filled) and cold (a fresh Tokenizer, empty word cache, per pass; building the
   Tokenizer is timed apart);
@@ -23,8 +23,8 @@ import platform
 import statistics
 import time
 
-from bench import save_results
 from bench import browser as B
+from bench import save_results
 
 CORPUS = os.path.join(B.REPO, 'tests', 'fixtures', 'tokenizer_corpus.jsonl')
 CHUNK = 2000

@@ -1,4 +1,4 @@
-"""Speed of ``core.train.train_head`` as shipped: 5 epochs over 60 cached embeddings (dim 384,
+"""Speed of ``tinybert_core.train.train_head`` as shipped: 5 epochs over 60 cached embeddings (dim 384,
 3 labels), transpiled by Transcrypt, in Node and in headless Chromium.
 
 ``python -m bench train_speed`` writes ``bench/results/train_speed.json``; the learning
@@ -10,36 +10,26 @@ import http.server
 import json
 import os
 import platform
-import sys
 import threading
 
-from bench import REPO, RESULTS
+from bench import RESULTS
 
 CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
 RUNS = 5   # fresh processes / pages; each does 30 trainings
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>train speed</title>
 <script type="module">
-import * as train from './core.train.js';
-import * as head from './core.head.js';
+import * as train from './tinybert_core.train.js';
+import * as head from './tinybert_core.head.js';
 %s
 try { window.__timing = timeTraining(train, head); }
 catch (e) { window.__timing = {error: String(e)}; }
 </script>"""
 
 
-def _tests_on_path():
-    tests = os.path.join(REPO, 'tests')
-    src = os.path.join(REPO, 'src_py')
-    for p in (src, tests):
-        if p not in sys.path:
-            sys.path.insert(0, p)
-
-
 def node():
     """Node timings over RUNS fresh processes (dicts as from the parity test's node_timing)."""
-    _tests_on_path()
-    import test_parity_train
+    from tests.parity import test_parity_train
     return [test_parity_train.node_timing() for _ in range(RUNS)]
 
 
@@ -50,11 +40,11 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 def chromium():
     """Chromium timings over RUNS fresh pages, each loading the transpiled trainer."""
-    _tests_on_path()
-    import test_parity_train
-    from parity import transpile
     from playwright.sync_api import sync_playwright
-    js_dir = os.path.dirname(transpile('core.train'))
+
+    from tests.parity import test_parity_train
+    from tests.support.parity import transpile
+    js_dir = os.path.dirname(transpile('tinybert_core.train'))
     with open(os.path.join(js_dir, 'train_speed.html'), 'w', encoding='utf-8') as f:
         f.write(PAGE % test_parity_train.TIMING_JS)
     server = http.server.ThreadingHTTPServer(

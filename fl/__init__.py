@@ -9,7 +9,7 @@ from flask import Flask
 from fl.api import api
 from fl.errors import register_error_handlers
 from fl.service import init_service
-from fl.static import register_static, add_isolation_headers
+from fl.static import add_isolation_headers, register_static
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
 """The ``/api/`` blueprint: health, registration, federation state, head, updates, rounds.
 
-Every answer is JSON except ``GET /api/head`` (the binary head of ``fl.wire.codec``);
+Every answer is JSON except ``GET /api/head`` (the binary head of ``tinybert_core.codec``);
 errors are ``{"error", "detail"}``. ``openapi.json`` describes every route here.
 """
 import hashlib
@@ -13,7 +13,7 @@ from fl.errors import ApiError
 from fl.openapi import openapi_document
 from fl.rounds import Refused
 from fl.service import service
-from fl.wire import codec
+from tinybert_core import codec
 
 api = Blueprint("api", __name__)
 

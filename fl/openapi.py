@@ -89,7 +89,7 @@ _PATHS = {
         "operationId": "federation", "parameters": [_FEDERATION_PARAM],
         "responses": {"200": _json("Federation"), "404": _ERROR}}},
     "/head": {"get": {
-        "summary": "The current global head (binary, see core/codec.py: encode_head)",
+        "summary": "The current global head (binary, see tinybert_core/codec.py: encode_head)",
         "operationId": "head", "parameters": [_FEDERATION_PARAM],
         "responses": {"200": {"description": "encoded head; X-Head-Version header",
                               "headers": {"X-Head-Version": {"schema": {"type": "integer"}}},
@@ -97,7 +97,7 @@ _PATHS = {
                                   "schema": {"type": "string", "format": "binary"}}}},
                       "404": _ERROR}}},
     "/update": {"post": {
-        "summary": "Submit one encoded update (core/codec.py: encode_update)",
+        "summary": "Submit one encoded update (tinybert_core/codec.py: encode_update)",
         "operationId": "update", "parameters": [_FEDERATION_PARAM],
         "security": [{"bearer": []}],
         "requestBody": {"required": True, "content": {"application/octet-stream": {
@@ -122,7 +122,7 @@ def openapi_document():
         "openapi": "3.1.0",
         "info": {"title": "TinyBERT FL", "version": "1",
                  "description": "Federated learning of a text-classification head. Updates"
-                                " and heads use the binary format of src_py/core/codec.py."},
+                                " and heads use the binary format of src_py/tinybert_tinybert_core/codec.py."},
         "servers": [{"url": "/api"}],
         "paths": _PATHS,
         "components": {"schemas": _SCHEMAS, "securitySchemes": {

@@ -14,15 +14,15 @@ Updates that arrive together may share one transaction (``store_updates``, fed b
 ``fl.group_commit``): each is handled as if alone, in order, and none is answered before the
 transaction commits.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from fl import first_round, store, update_decoder
 from fl.aggregators import AggregationError
 from fl.errors import ApiError
-from fl.wire import codec
+from tinybert_core import codec
 
 # Codec reasons: the bytes are not an update (400) or an update the head cannot take (422).
 _UNPROCESSABLE = {"bad_scheme", "bad_shape", "non_finite", "too_large"}

@@ -5,13 +5,13 @@
 instead of lists) and raises the same ``CodecError`` for bad ones. Only well-formed updates
 take the numpy path: whatever fails one of its checks goes to the shared codec, which then
 raises its own error (reason and message) or, if the check here was stricter than the
-codec's, decodes it. The wire format therefore has one definition, ``src_py/core/codec.py``.
+codec's, decodes it. The wire format therefore has one definition, ``tinybert_core.codec``.
 """
 import zlib
 
 import numpy as np
 
-from fl.wire import codec
+from tinybert_core import codec
 
 _HEADER = np.dtype([("magic", "S4"), ("version", "u1"), ("scheme", "u1"), ("reserved", "<u2"),
                     ("client_id", "<u4"), ("round_id", "<u4"), ("base_version", "<u4"),

@@ -2,8 +2,6 @@
 exposes the automation API ``window.tinybert``."""
 from assets import fetch_bytes, fetch_json
 from classifier import Classifier
-from core.active import margin, uncertainty_order
-from core.csv_out import to_csv
 from embedding_cache import EmbeddingCache
 from encoder import open_encoder, prepare_runtime
 from errors import AppError, describe
@@ -17,6 +15,9 @@ from ui_batch import BatchPanel
 from ui_federation import FederationPanel
 from ui_models import ModelsPanel
 from ui_teach import TeachPanel
+
+from tinybert_core.active import margin, uncertainty_order
+from tinybert_core.csv_out import to_csv
 
 EMBEDDING_CACHE_SIZE = 20000
 

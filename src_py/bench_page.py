@@ -2,7 +2,7 @@
 
 It exposes ``window.bench``, driven by the harness in ``bench/``:
 
-- tokenizer speed on the main thread: this product's ``core.tokenizer`` and transformers.js
+- tokenizer speed on the main thread: this product's ``tinybert_core.tokenizer`` and transformers.js
   ``AutoTokenizer`` on the same texts (no truncation in either);
 - encoder latency: transformers.js ``feature-extraction`` pipeline and a bare onnxruntime-web
   session, both on the product's INT8 ONNX file and with the same thread count.
@@ -11,7 +11,7 @@ transformers.js loads local files only (``tjs-models/<name>/...`` beside this pa
 onnxruntime-web wasm from this build, never from a hub or a CDN. Timing loops run here, in the
 page; the harness only picks texts, warm-up and sample counts, and does the statistics.
 """
-from core.tokenizer import Tokenizer, config_from_tokenizer_json
+from tinybert_core.tokenizer import Tokenizer, config_from_tokenizer_json
 
 TJS_MODEL = "minilm"
 TJS_MODEL_ROOT = "/tjs-models/"

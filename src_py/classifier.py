@@ -1,12 +1,18 @@
 """The user's classifier: labels, labelled examples and the head trained on them, kept in this
 browser's storage. The page and ``window.tinybert`` both act through this class."""
-from core.binary import fround
-from core.fl_local import local_update
-from core.head import LinearHead, add_label, head_with_weights, remove_label, rename_label
-from core.head_file import HeadFileError, check_compatible, decode_head_file, encode_head_file
-from core.metrics import class_counts, suggest_folds
-from core.train import cross_validate, resolve_options, train_head
 from errors import AppError
+
+from tinybert_core.binary import fround
+from tinybert_core.fl_local import local_update
+from tinybert_core.head import LinearHead, add_label, head_with_weights, remove_label, rename_label
+from tinybert_core.head_file import (
+    HeadFileError,
+    check_compatible,
+    decode_head_file,
+    encode_head_file,
+)
+from tinybert_core.metrics import class_counts, suggest_folds
+from tinybert_core.train import cross_validate, resolve_options, train_head
 
 DEFAULT_LABELS = ["Dev", "Meeting", "Email"]
 MAX_LABEL_LENGTH = 60
@@ -109,7 +115,7 @@ class Classifier:
     # --- examples and labels -------------------------------------------------------------------
     async def add_example(self, text, label):
         """Store ``text`` as an example of ``label`` (one of the current labels)."""
-        if not (label in self.head.labels):
+        if label not in self.head.labels:
             raise AppError("'" + str(label) + "' is not one of the labels ("
                            + ", ".join(self.head.labels) + "). Add it as a label first.")
         vector = await self.embed(text)
@@ -146,10 +152,10 @@ class Classifier:
             names.append(name)
         if len(names) < 1:
             raise AppError("Keep at least one label.")
-        removed = [label for label in self.head.labels if not (label in names)]
+        removed = [label for label in self.head.labels if label not in names]
         head = self.head
         for name in names:   # add first, so the head never runs out of labels
-            if not (name in head.labels):
+            if name not in head.labels:
                 head = add_label(head, name)
         for label in removed:
             head = remove_label(head, label)
@@ -171,7 +177,7 @@ class Classifier:
     async def rename_label(self, old, new):
         """Rename a label: its head row and its examples keep everything they had."""
         name = check_label_name(new)
-        if not (old in self.head.labels):
+        if old not in self.head.labels:
             raise AppError("There is no label '" + str(old) + "' to rename.")
         if name in self.head.labels:
             raise AppError("There is already a label '" + name + "'.")
@@ -206,7 +212,7 @@ class Classifier:
     async def train(self, options, on_epoch):
         """Train the head on every active example; returns the per-epoch history.
 
-        options: training options (see core.train), e.g. ``{"epochs": 5}``.
+        options: training options (see tinybert_core.train), e.g. ``{"epochs": 5}``.
         Raises AppError when there is nothing (or only one label) to train on.
         """
         data = await self._training_set()
@@ -228,7 +234,7 @@ class Classifier:
 
     async def train_local(self, weights, bias, version, options):
         """This browser's new head for a federated round from the global head (``weights``,
-        ``bias`` at ``version``), by ``core.fl_local.local_update``: the class statistics of
+        ``bias`` at ``version``), by ``tinybert_core.fl_local.local_update``: the class statistics of
         the examples while the global head is untrained (version 0), else a copy of it trained
         on them. This page's own head is not changed. Returns ``{weights, bias, examples}``.
         """
@@ -264,7 +270,7 @@ class Classifier:
 
     def _trained(self, key):
         """A field of the last training record, or None (a federated head has no history)."""
-        if not self.trained or not (key in self.trained):
+        if not self.trained or key not in self.trained:
             return None
         value = self.trained[key]
         return None if typeof(value) == "undefined" else value

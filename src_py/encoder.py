@@ -3,8 +3,9 @@
 It chooses the backend (WebGPU when the browser offers an adapter, WASM otherwise), creates
 the session, runs one call at a time and pools the token vectors into a sentence embedding.
 """
-from core.pooling import mean_pool, l2_normalize
 from errors import AppError, describe
+
+from tinybert_core.pooling import l2_normalize, mean_pool
 
 
 async def _gpu_adapter():

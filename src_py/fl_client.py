@@ -4,9 +4,10 @@ delta of the locally trained head, apply the aggregate. Only head deltas leave t
 Network failures are retried (three tries, growing pauses); the server's refusals are
 reported in its own words. Nothing local (examples, saved heads) is touched by a failure.
 """
-from core.codec import Update, decode_head, encode_update
-from core.delta import clip_delta, delta_norm, delta_of
 from errors import AppError, describe
+
+from tinybert_core.codec import Update, decode_head, encode_update
+from tinybert_core.delta import clip_delta, delta_norm, delta_of
 
 API = "api/"
 RETRIES = 3
@@ -116,7 +117,7 @@ class FederationClient:
 
     async def send_delta(self, classifier, options):
         """Train locally from the global head and send the clipped, quantised delta (while the
-        global head is untrained, the class statistics: ``core.fl_local``).
+        global head is untrained, the class statistics: ``tinybert_core.fl_local``).
 
         Returns what was sent: ``{bytes, norm, clipped, round, examples, base_version,
         accepted_in_round, round_closed}``. Raises AppError (nothing is lost locally).

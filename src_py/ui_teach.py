@@ -1,6 +1,6 @@
 """DOM of the teaching controls: feedback, training progress, label editor, counts, metrics."""
-from ui_dom import cell, element
 from ui_chart import draw_history
+from ui_dom import cell, element
 
 
 def _button(text, label, on_click):

@@ -1,12 +1,23 @@
-"""Shared pytest setup: make the browser sources (src_py) and the test helpers importable."""
-import os
-import sys
+"""Markers by layer, so that ``-m`` can pick what a run needs.
 
-_TESTS = os.path.dirname(os.path.abspath(__file__))
-_SRC = os.path.join(os.path.dirname(_TESTS), 'src_py')
-for _p in (_SRC, _TESTS):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+- ``browser``: every test under ``tests/browser`` (headless Chromium against the real server
+  and the built page);
+- ``postgres``: every test that starts a PostgreSQL server (the ``postgres_url`` fixture);
+- ``model``: tests that need the built encoder in ``public/model`` (``tests/model`` and the
+  browser tests).
 
-# Browser end-to-end fixtures (real server over HTTP, Debian's Chromium), shared by all modules.
-from e2e_support import app_page, browser, page, server  # noqa: E402,F401
+``make test-fast`` runs ``-m "not browser and not model"``: no browser, no model build.
+"""
+import pytest
+
+_LAYER_MARKS = {"browser": ("browser", "model"), "model": ("model",)}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        parts = item.path.parts
+        layer = parts[parts.index("tests") + 1] if "tests" in parts else ""
+        for mark in _LAYER_MARKS.get(layer, ()):
+            item.add_marker(getattr(pytest.mark, mark))
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)

@@ -1,4 +1,4 @@
-"""Generate ``src_py/core/unicode_tables.py``: the Unicode data the browser tokenizer needs.
+"""Generate ``src_py/tinybert_core/unicode_tables.py``: the Unicode data the browser tokenizer needs.
 
 The BERT tokenizer we must reproduce is Hugging Face ``tokenizers`` (Rust). Its Unicode
 behaviour comes from Rust crates with their own Unicode versions (``char::is_whitespace``,
@@ -186,7 +186,7 @@ def fmt_list(name, values, comment):
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    default_out = os.path.join(here, '..', 'src_py', 'core', 'unicode_tables.py')
+    default_out = os.path.join(here, '..', 'src_py', 'tinybert_core', 'unicode_tables.py')
     out_path = sys.argv[1] if len(sys.argv) > 1 else default_out
     import tokenizers
 

@@ -1,6 +1,6 @@
 """Build the browser encoder: ONNX export, INT8 quantisation, self-check, manifest.
 
-Usage: python tools/model_build.py --out public/model --cache .cache/model
+Usage: python -m tools.model_build --out public/model --cache .cache/model
 
 The output folder is shipped to the browser.  It is assembled in a hidden
 sibling folder and renamed into place only when complete; manifest.json is
@@ -23,11 +23,8 @@ import time
 import warnings
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make `tools` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tools import model_check, model_export  # noqa: E402
-from tools.model_export import BuildError  # noqa: E402
+from tools import model_check, model_export
+from tools.model_export import BuildError
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 ENCODER_FILE = "encoder.onnx"
