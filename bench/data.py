@@ -139,7 +139,7 @@ def load(name):
 def source_texts(source):
     """All distinct texts of an embedding source, in a fixed order (first seen first)."""
     seen = {}
-    for name, (loader, src) in SETS.items():
+    for loader, src in SETS.values():
         if src != source:
             continue
         for text, _ in loader():

@@ -201,9 +201,10 @@ def interleaved_latency(impls, lengths, warmup_s, min_samples=30, min_s=2.0, max
         samples = {name: [] for name in names}
         spent = {name: 0.0 for name in names}
 
-        def done(name):
+        def done(name, samples=samples, spent=spent):
             got = len(samples[name])
-            return (got >= min_samples and spent[name] >= min_s) or (got >= 10 and spent[name] >= max_s)
+            return ((got >= min_samples and spent[name] >= min_s)
+                    or (got >= 10 and spent[name] >= max_s))
 
         while not all(done(name) for name in names):
             for name in names:
@@ -331,7 +332,8 @@ class ProductRun(Run):
             for t in variants.take(n, 3):
                 got = page.evaluate('t => window.tinybert.tokenize(t)', t)
                 if len(got) != n:
-                    raise B.BenchError('a %d-token text has %d tokens in the product' % (n, len(got)))
+                    raise B.BenchError('a %d-token text has %d tokens in the product'
+                                       % (n, len(got)))
 
     def time_batch(self, n, count):
         return self.page.evaluate(EMBED_BATCH, self.variants.take(n, count))
@@ -402,9 +404,10 @@ class TransformersRun(Run):
         return self.page.evaluate('t => window.bench.tjs_time(t)', self.variants.take(n, count))
 
     def vector(self):
-        self.out['requests'] = sorted(set(urllib.parse.urlsplit(r).path for r in self.browser.requests
-                                          if not r.startswith('blob:')))
-        return self.page.evaluate('t => window.bench.tjs_first(t)', self.variants.base[126])['vector']
+        self.out['requests'] = sorted({urllib.parse.urlsplit(r).path for r in self.browser.requests
+                                       if not r.startswith('blob:')})
+        first = self.page.evaluate('t => window.bench.tjs_first(t)', self.variants.base[126])
+        return first['vector']
 
 
 class OrtRun(Run):
@@ -503,7 +506,8 @@ def run(argv=None):
                 r.browser.close()
     prod, tjs, ort = results['product'], results['transformers_js'], results['bare_ort_web']
 
-    agreement = {name: round(_cos(results[name].pop('vector_126'), native_vec), 6) for name in results}
+    agreement = {name: round(_cos(results[name].pop('vector_126'), native_vec), 6)
+                 for name in results}
     p50 = {name: {n: r['latency'][str(n)]['p50_ms'] for n in LENGTHS}
            for name, r in (('product', prod), ('transformers_js', tjs), ('bare_ort_web', ort))}
     p50['native_1_thread'] = {n: nat['threads_1'][str(n)]['p50_ms'] for n in LENGTHS}
@@ -580,10 +584,12 @@ def _resource(visit, suffix):
 def markdown(r):
     env = r['environment']
     lat = [('product `tinybert.embed`', r['product']['latency']),
-           ('transformers.js %s pipeline' % env['transformers_js'], r['transformers_js']['latency']),
+           ('transformers.js %s pipeline' % env['transformers_js'],
+            r['transformers_js']['latency']),
            ('bare onnxruntime-web %s session' % env['onnxruntime_web_product'],
             r['bare_ort_web']['latency']),
-           ('native onnxruntime %s, 1 thread' % env['onnxruntime_native'], r['native']['threads_1']),
+           ('native onnxruntime %s, 1 thread' % env['onnxruntime_native'],
+            r['native']['threads_1']),
            ('native onnxruntime, 2 threads', r['native']['threads_2'])]
     lines = ['# Encoder speed', '', r['method'] + '.', '',
              '%s; load average before/after: %s / %s.' % (env['chromium'],
@@ -605,7 +611,8 @@ def markdown(r):
     lines += ['', '| p50 ratio | ' + ' | '.join(str(n) for n in LENGTHS) + ' |',
               '|---|' + '---:|' * len(LENGTHS)]
     for name, d in ratios.items():
-        lines.append('| %s | ' % name.replace('_', ' ') + ' | '.join('%.2f' % d[str(n)] for n in LENGTHS) + ' |')
+        cells = ' | '.join('%.2f' % d[str(n)] for n in LENGTHS)
+        lines.append('| %s | %s |' % (name.replace('_', ' '), cells))
 
     p, t, o = r['product'], r['transformers_js'], r['bare_ort_web']
     rep = r['startups']
@@ -633,7 +640,8 @@ def markdown(r):
         lines.append('Bare onnxruntime-web stages, %s: import %.0f ms, model fetch %.0f ms, first '
                      'InferenceSession.create %.0f ms (a second one on the same bytes: %.0f ms), '
                      'first run at 128 tokens %.0f ms.' % (
-                         visit.replace('_', ' '), s['import_ms'], s['fetch_model_ms'], s['create_ms'],
+                         visit.replace('_', ' '), s['import_ms'], s['fetch_model_ms'],
+                         s['create_ms'],
                          s['create_again_ms'], s['first_run_128_ms']))
     if o.get('optimization_levels'):
         lines.append('Bare onnxruntime-web, per graphOptimizationLevel (create ms / p50 at 128 '
@@ -644,7 +652,8 @@ def markdown(r):
         v = p[visit]
         parts = []
         model = '/' + r.get('model_file', 'encoder.onnx')
-        for suffix, label in ((model, 'model'), ('.wasm', 'wasm'), ('tokenizer.json', 'tokenizer.json')):
+        for suffix, label in ((model, 'model'), ('.wasm', 'wasm'),
+                              ('tokenizer.json', 'tokenizer.json')):
             res = _resource(v, suffix)
             if res:
                 parts.append('%s %.0f→%.0f ms (%s bytes over the network)' % (
@@ -671,14 +680,16 @@ def markdown(r):
         now = m.get('now') or {}
         lines.append('| %s | %s | %s | %s |' % (name, m.get('renderer_peak_anon_mb'),
                                                 m.get('renderer_peak_rss_mb'),
-                                                ', '.join(str(x) for x in now.get('largest_anonymous_mb', []))))
+                                                ', '.join(str(x) for x in
+                                                          now.get('largest_anonymous_mb', []))))
     blank = o['blank_page_memory']
-    lines += ['', 'A blank bench page for scale: renderer private %s MB, peak RSS %s MB (RSS counts '
-              'the Chromium binary shared with every renderer).' % (
+    lines += ['', 'A blank bench page for scale: renderer private %s MB, peak RSS %s MB '
+              '(RSS counts the Chromium binary shared with every renderer).' % (
                   blank.get('renderer_peak_anon_mb'), blank.get('renderer_peak_rss_mb')),
               '', '## Goals', '', '| goal | target | measured | met |', '|---|---|---:|---|']
     for name, g in r['goals'].items():
-        lines.append('| %s | %s | %s | %s |' % (name, g['goal'], g['value'], 'yes' if g['met'] else 'no'))
+        met = 'yes' if g['met'] else 'no'
+        lines.append('| %s | %s | %s | %s |' % (name, g['goal'], g['value'], met))
     lines += ['', 'Cosine of one embedding (a 126-token text) vs native onnxruntime: ' + ', '.join(
         '%s %.6f' % kv for kv in r['cosine_vs_native_128'].items()) + '.',
         'No request left the local server (checked on every page).']

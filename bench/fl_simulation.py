@@ -31,8 +31,8 @@ Protocol:
   aggregation (``fl.aggregators`` on the decoded payloads, float32 head).
 - Federated, exact floats: the same clients and training, the clipped float64 delta given to
   that replica without quantisation (the server only takes int8, so this arm runs in-process).
-- Centralised: ``tinybert_core.train.train_head`` with the same options on the union of every client's
-  examples (and, for reference, of the clients that can train).
+- Centralised: ``tinybert_core.train.train_head`` with the same options on the union of every
+  client's examples (and, for reference, of the clients that can train).
 - Bytes: each int8 update vs the same clipped delta as float32 JSON.
 
 Writes ``bench/results/fl_simulation.{json,md,png}``.
@@ -536,7 +536,8 @@ def run():
     results = {
         'settings': {
             'description': 'Dirichlet alpha %.1f label mix per client, sizes %s, %d rounds, '
-                           'client options %s (other training options: tinybert_core.train defaults %s), '
+                           'client options %s (other training options: '
+                           'tinybert_core.train defaults %s), '
                            'server %s, MIN_UPDATES = clients that can train, %d client '
                            'processes, seed %d' % (
                                ALPHA, ', '.join('%d clients %d-%d' % (n, a, b)

@@ -1,7 +1,7 @@
 """Few-shot learning benchmark: ``python -m bench learning``.
 
-Question: does the head trained by the page (``tinybert_core.train.train_head`` with its defaults, the
-same Python module that is transpiled for the browser, run here under CPython) reach the
+Question: does the head trained by the page (``tinybert_core.train.train_head`` with its defaults,
+the same Python module that is transpiled for the browser, run here under CPython) reach the
 linear-probe ceiling with 20 examples per label in at most 5 epochs?
 
 Protocol (``bench/protocol.py``): four real data sets fetched from public registry packages
@@ -125,7 +125,8 @@ def goals(results):
 def markdown(results):
     lines = ['# Few-shot learning: the page\'s head trainer vs the linear-probe ceiling', '',
              'Accuracy on 1,000 held-out rows, mean ± std over %d draws. Product: '
-             '`tinybert_core.train.train_head` with its defaults %s (the module shipped to the browser, '
+             '`tinybert_core.train.train_head` with its defaults %s (the module shipped to the '
+             'browser, '
              'run under CPython). Ceiling: scikit-learn LogisticRegression, C=1. LR-CV: C chosen '
              'from %s by stratified CV on the training examples only. Embeddings: the product\'s '
              'INT8 all-MiniLM-L6-v2 (model sha %s), max %d tokens.' % (

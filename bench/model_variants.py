@@ -105,7 +105,8 @@ def time_variants(variants, warmup, rounds):
             page.goto(server.url + '/bench.html', wait_until='commit')
             page.wait_for_function('() => window.bench !== undefined', polling=10,
                                    timeout=B.PAGE_READY_MS)
-            page.evaluate('([n, u]) => window.bench.ort_open(n, u)', [THREADS, 'model/encoder.onnx'])
+            page.evaluate('([n, u]) => window.bench.ort_open(n, u)',
+                          [THREADS, 'model/encoder.onnx'])
             for key in variants:
                 created[key] = page.evaluate(
                     '([k, u, o]) => window.bench.variant_open(k, u, o)',
@@ -143,7 +144,8 @@ def markdown(results):
         '|---|---|---:|---:|---:|---:|---:|',
     ]
     for key, v in results['variants'].items():
-        lines.append('| %s | %.4f / %.4f | %d | %.0f | %.1f / %.1f | %.1f / %.1f | %.3f / %.3f |' % (
+        row = '| %s | %.4f / %.4f | %d | %.0f | %.1f / %.1f | %.1f / %.1f | %.3f / %.3f |'
+        lines.append(row % (
             key, v['cosine_min'], v['cosine_mean'], v['bytes'], v['create_ms'],
             v['p50']['128'], v['p90']['128'], v['p50']['256'], v['p90']['256'],
             v['ratio']['128'], v['ratio']['256']))

@@ -31,8 +31,8 @@ IDB_USAGE = """async () => (await navigator.storage.estimate()).usageDetails.ind
 
 def _add(page, per_label, offset):
     pairs = [[TEXTS[label].format(offset + i), label] for label in TEXTS for i in range(per_label)]
-    page.evaluate("async pairs => { for (const [t, l] of pairs) await window.tinybert.addExample(t, l); }",
-                  pairs)
+    page.evaluate("async pairs => { for (const [t, l] of pairs)"
+                  " await window.tinybert.addExample(t, l); }", pairs)
 
 
 def run(argv=None):
@@ -50,9 +50,10 @@ def run(argv=None):
                 page.evaluate(TIMED_TRAIN)
             train_ms = [page.evaluate(TIMED_TRAIN) for _ in range(20)]
             head_bytes = page.evaluate('async () => (await window.tinybert.exportHead()).length')
-            saved = page.evaluate("async () => { const before = (await navigator.storage.estimate())"
-                                  ".usageDetails.indexedDB || 0; await window.tinybert.save('size');"
-                                  " return before; }")
+            saved = page.evaluate(
+                "async () => { const before = (await navigator.storage.estimate())"
+                ".usageDetails.indexedDB || 0; await window.tinybert.save('size');"
+                " return before; }")
             before = page.evaluate(IDB_USAGE)
             _add(page, 334, 1000)   # 1,002 more examples
             after = page.evaluate(IDB_USAGE)

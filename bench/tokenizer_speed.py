@@ -209,8 +209,10 @@ def run(argv=None):
                                            threads=nat['encode_batch_threads']),
         },
         'ratios': {
-            'ours_warm_over_transformers_js': round(ours_warm['tokens_per_s'] / tjs['tokens_per_s'], 2),
-            'ours_cold_over_transformers_js': round(ours_cold['tokens_per_s'] / tjs['tokens_per_s'], 2),
+            'ours_warm_over_transformers_js': round(
+                ours_warm['tokens_per_s'] / tjs['tokens_per_s'], 2),
+            'ours_cold_over_transformers_js': round(
+                ours_cold['tokens_per_s'] / tjs['tokens_per_s'], 2),
             'ours_warm_over_hf_native_loop': round(
                 ours_warm['tokens_per_s'] / _rate(nat['encode'])['tokens_per_s'], 2),
         },
@@ -274,7 +276,8 @@ def markdown(r):
         for name in ('ours_warm', 'ours_cold'):
             prof = r['profiles'].get(name)
             if prof:
-                share = sum(row['share'] for row in prof['top'] if row['function'] in RUNTIME_HELPERS)
+                share = sum(row['share'] for row in prof['top']
+                            if row['function'] in RUNTIME_HELPERS)
                 lines.append('%s: %.0f%% of the self time is in Transcrypt runtime helpers '
                              '(isinstance, `in` on a dict, append, slicing, join, method binding).'
                              % (name, 100 * share))

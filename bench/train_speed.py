@@ -1,5 +1,5 @@
-"""Speed of ``tinybert_core.train.train_head`` as shipped: 5 epochs over 60 cached embeddings (dim 384,
-3 labels), transpiled by Transcrypt, in Node and in headless Chromium.
+"""Speed of ``tinybert_core.train.train_head`` as shipped: 5 epochs over 60 cached embeddings
+(dim 384, 3 labels), transpiled by Transcrypt, in Node and in headless Chromium.
 
 ``python -m bench train_speed`` writes ``bench/results/train_speed.json``; the learning
 benchmark includes the same numbers. Reported: the first call in a fresh process or page

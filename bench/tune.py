@@ -1,8 +1,8 @@
 """Hyper-parameter sweep for the head trainer: ``python -m bench tune`` (slow, not in the default
 run).
 
-Runs the numpy mirror of ``tinybert_core.train`` (checked against the shipped code first) on every set,
-k in SHOTS and every draw of ``bench/protocol.py``, recording held-out accuracy after each
+Runs the numpy mirror of ``tinybert_core.train`` (checked against the shipped code first) on every
+set, k in SHOTS and every draw of ``bench/protocol.py``, recording held-out accuracy after each
 epoch, over:
 
 1. init (zeros / nearest-class-mean ``prototype`` / the rejected ``unit_prototype``) x scale x
@@ -35,7 +35,7 @@ from bench import RESULTS, mirror, protocol
 SETS = ['sms_spam', 'trec6', 'domain', 'polarity']
 CEILINGS_CACHE = os.path.join(protocol.embed.CACHE, 'ceilings-c1.json')
 SMS_ALL_ROWS_GOAL = 0.97
-# What the sweep does not vary; fixed here so a rerun does not inherit tinybert_core.train's defaults.
+# What the sweep does not vary; fixed here so a rerun does not inherit the trainer's defaults.
 BASE = {'epochs': 5, 'weight_decay': 0.0, 'decay_mode': 'decoupled', 'seed': 0, 'balance': True}
 TIE = 0.003
 
@@ -216,7 +216,8 @@ def markdown(rows, step2, full, ties, report, seconds):
     chosen = report['chosen']
     best = [r for c, r in rows + step2 if c == chosen][0]
     text = ('# Trainer tuning sweep\n\n'
-            'Gap = accuracy of the trainer (numpy mirror of `tinybert_core.train`, verified equal to '
+            'Gap = accuracy of the trainer (numpy mirror of `tinybert_core.train`, verified '
+            'equal to '
             '1e-9) after 5 epochs minus LogisticRegression C=1, mean of %d draws of %d '
             'held-out rows; k = %s examples per label. Score = worst gap at 20 shots + mean '
             'gap over all sets and k. Run time %.0f s.\n\n' % (

@@ -1,4 +1,5 @@
-"""Generate ``src_py/tinybert_core/unicode_tables.py``: the Unicode data the browser tokenizer needs.
+"""Generate ``src_py/tinybert_core/unicode_tables.py``: the Unicode data the browser tokenizer
+needs.
 
 The BERT tokenizer we must reproduce is Hugging Face ``tokenizers`` (Rust). Its Unicode
 behaviour comes from Rust crates with their own Unicode versions (``char::is_whitespace``,

@@ -2,8 +2,9 @@
 """The federated-learning wire format: the one codec shared by the browser and the server.
 
 Pure (it imports only the core's byte and number helpers): the server imports it as
-``tinybert_core.codec`` and the browser runs it transpiled; both produce and accept the same bytes. Bytes are a
-``bytes`` object in CPython and a ``Uint8Array`` in the browser. All integers little-endian.
+``tinybert_core.codec`` and the browser runs it transpiled; both produce and accept the same
+bytes. Bytes are a ``bytes`` object in CPython and a ``Uint8Array`` in the browser. All integers
+little-endian.
 
 Update (browser -> server), format version 1, scheme 1 (int8 delta, one float32 scale a row)::
 
@@ -30,9 +31,10 @@ Global head (server -> browser: the body of ``GET /api/head``), version 1, kind 
     12 u32 rows k, 16 u32 cols d, 20 f32 weights (k*d, row-major), then f32 bias (k),
     then u32 CRC-32 of every byte before it.
 
-Client use: ``decode_head(bytes of GET /api/head)``; train from it; ``tinybert_core.delta.clip_delta``
-the delta to the announced ``clip_bound``; ``encode_update(Update(client_id, round id, head
-version, examples, rows, cols, weights, bias), clip_bound)`` (positional arguments only).
+Client use: ``decode_head(bytes of GET /api/head)``; train from it;
+``tinybert_core.delta.clip_delta`` the delta to the announced ``clip_bound``;
+``encode_update(Update(client_id, round id, head version, examples, rows, cols, weights, bias),
+clip_bound)`` (positional arguments only).
 
 Decoding checks everything and raises ``CodecError`` (a ``ValueError``) whose ``reason`` is
 one of ``REASONS``. Transcrypt rules (see the project's notes) apply to every line here.

@@ -2,8 +2,8 @@
 
 Loss: class-weighted cross-entropy, ``(1/|B|) sum_i w[y_i] * -log softmax(W x_i + b)[y_i]``
 over a mini-batch B; analytic gradients; Adam with bias correction; weight decay on W only.
-Shuffling uses the seeded mulberry32 generator of ``tinybert_core.rng``, so the same inputs and options
-give the same weights in CPython and in the browser.
+Shuffling uses the seeded mulberry32 generator of ``tinybert_core.rng``, so the same inputs and
+options give the same weights in CPython and in the browser.
 
 The defaults were chosen by measurement (``python -m bench tune``, ``bench/results/tuning.md``:
 four real data sets, 5/10/20/50 examples per label, 5 draws of 1,000 held-out rows, gap to

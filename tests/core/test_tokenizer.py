@@ -1,4 +1,5 @@
-"""CPython tests of src_py/tinybert_core/tokenizer.py against Hugging Face ``tokenizers`` (the reference).
+"""CPython tests of ``tinybert_core.tokenizer`` against Hugging Face ``tokenizers`` (the
+reference).
 
 The reference is loaded from the model package's own tokenizer.json with truncation and
 padding switched off. Two reference views are used:

@@ -44,9 +44,11 @@ ROWS = [["plain", "Dev", "0.9000"], ["a, comma", "Meeting", "0.5000"],
 
 def test_csv_reads_back_with_pythons_csv_module():
     text = to_csv(["text", "label", "confidence"], ROWS)
-    assert list(csv.reader(io.StringIO(text, newline=""))) == [["text", "label", "confidence"]] + ROWS
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows == [["text", "label", "confidence"]] + ROWS
 
 
 def test_csv_parity():
     cases = [[["text", "label"], [r[:2] for r in ROWS]], [["a"], []]]
-    assert run_py_many("tinybert_core.csv_out", "to_csv", cases) == run_js_many("tinybert_core.csv_out", "to_csv", cases)
+    assert run_py_many("tinybert_core.csv_out", "to_csv", cases) == \
+        run_js_many("tinybert_core.csv_out", "to_csv", cases)

@@ -90,7 +90,8 @@ def test_bytes_are_identical_in_cpython_and_transpiled_js():
     py = run_py_many("tinybert_core.head_file", "encode_head_file", cases)
     js = run_js_many("tinybert_core.head_file", "encode_head_file", cases)
     assert py == js
-    decoded_py = run_py_many("tinybert_core.head_file", "decode_head_file", [[encode_head_file(*cases[0])]])
+    decoded_py = run_py_many("tinybert_core.head_file", "decode_head_file",
+                             [[encode_head_file(*cases[0])]])
     assert decoded_py[0]["labels"] == LABELS
 
 

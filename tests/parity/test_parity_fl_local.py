@@ -1,6 +1,6 @@
-"""A browser's federated update (tinybert_core.fl_local) is the same in CPython and transpiled in Node:
-class statistics while the global head is untrained (examples of one label are enough), a
-locally trained head afterwards (two labels needed), the same refusals."""
+"""A browser's federated update (``tinybert_core.fl_local``) is the same in CPython and
+transpiled in Node: class statistics while the global head is untrained (examples of one label
+are enough), a locally trained head afterwards (two labels needed), the same refusals."""
 import numpy as np
 
 from tests.support.parity import is_error, run_js_many, run_py_many

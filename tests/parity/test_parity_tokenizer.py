@@ -1,7 +1,8 @@
 """Parity of src_py/tinybert_core/tokenizer.py transpiled by Transcrypt (run in Node) with CPython.
 
 The tokenizer.json object reaches the transpiled code through JSON.parse, exactly as in the
-browser, and every comparison runs the whole case list in one Node process (tests/support/parity.py).
+browser, and every comparison runs the whole case list in one Node process
+(``tests/support/parity.py``).
 """
 import copy
 import shutil

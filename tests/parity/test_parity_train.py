@@ -115,8 +115,8 @@ def _close(a, b):
 
 
 def test_class_weights_and_prototype_init_are_bit_identical():
-    py, js = both('tinybert_core.train', 'class_weights', [[[8, 8, 4, 0], True], [[8, 8, 4, 0], False],
-                                                  [[3, 7], True]])
+    py, js = both('tinybert_core.train', 'class_weights',
+                  [[[8, 8, 4, 0], True], [[8, 8, 4, 0], False], [[3, 7], True]])
     assert py == js
     # epochs 0: the head as initialised (sums, a sqrt and divisions only)
     cases = [[LABELS, DIM, XS_IMB, YS_IMB, {'epochs': 0}],

@@ -8,7 +8,8 @@ have a parity test built on this library::
     from tests.support.parity import run_js_many, run_py_many, ref
 
     cases = [['hello'], ['world']]
-    assert run_js_many('tinybert_core.text', 'normalise', cases) == run_py_many('tinybert_core.text', 'normalise', cases)
+    assert run_js_many('tinybert_core.text', 'normalise', cases) == \
+        run_py_many('tinybert_core.text', 'normalise', cases)
 
 API (``module`` is a dotted module name under ``src_py``, e.g. ``'tinybert_core.tokenizer'``):
 
@@ -160,7 +161,8 @@ function subst(x, named) {
     if (x !== null && typeof x === 'object') {
         const keys = Object.keys(x);
         if (keys.length === 1 && keys[0] === '$parity_ref') return named[x['$parity_ref']];
-        if (keys.length === 1 && keys[0] === '$parity_bytes') return Uint8Array.from(x['$parity_bytes']);
+        if (keys.length === 1 && keys[0] === '$parity_bytes')
+            return Uint8Array.from(x['$parity_bytes']);
         const out = {};
         for (const k of keys) out[k] = subst(x[k], named);
         return out;
