@@ -79,6 +79,35 @@ def get_f32(data, pos):
     return value
 
 
+def put_f64(out, pos, value):
+    """Write ``value`` as a little-endian IEEE float64 at ``out[pos:pos + 8]``."""
+    # __pragma__ ('skip')
+    import struct
+    packed = struct.pack("<d", value)
+    for i in range(8):
+        out[pos + i] = packed[i]
+    # __pragma__ ('noskip')
+    #?view = _view ()
+    #?view.setFloat64 (0, value, True)
+    #?for i in range (8):
+    #?    out [pos + i] = view.getUint8 (i)
+    return None
+
+
+def get_f64(data, pos):
+    """Read the little-endian float64 at ``data[pos:pos + 8]``."""
+    value = 0.0
+    # __pragma__ ('skip')
+    import struct
+    value = struct.unpack("<d", bytes([data[pos + i] for i in range(8)]))[0]
+    # __pragma__ ('noskip')
+    #?view = _view ()
+    #?for i in range (8):
+    #?    view.setUint8 (i, data [pos + i])
+    #?value = view.getFloat64 (0, True)
+    return value
+
+
 def fround(value):
     """``value`` rounded to the nearest float32."""
     scratch = [0, 0, 0, 0]
