@@ -17,7 +17,8 @@ API (``module`` is a dotted module name under ``src_py``, e.g. ``'tinybert_core.
   with Transcrypt into a private temporary folder, once per test session, and returns the
   path of the emitted ``<module>.js``. Nothing is written into ``build/`` or ``src_py/``.
 - ``run_js_many(module, target, cases, setup=None, timeout=600)`` calls ``target`` once per
-  case in ONE Node process and returns the list of results. ``run_js(module, target, args)``
+  case in ONE Node process and returns the list of results; ``run_js_values(module, setup,
+  names)`` returns the values of the named setup steps instead. ``run_js(module, target, args)``
   is the single-case form.
 - ``run_py_many`` / ``run_py``: the same under CPython (a normal import of the module).
 
@@ -217,7 +218,10 @@ for (const [name, target, args] of spec.setup) {
     }
 }
 const results = [];
-for (const args of spec.cases) {
+if (spec.target === null) {   // run_js_values: the values that setup steps produced
+    for (const [name] of spec.cases) results.push(plain(named[name], 0));
+}
+else for (const args of spec.cases) {
     try {
         results.push(plain(await call(spec.target, subst(args, named), named), 0));
     } catch (e) {
@@ -260,6 +264,12 @@ def run_js_many(module, target, cases, setup=None, timeout=600):
     if 'setup_error' in answer:
         raise ParityError('setup step %r failed in node: %r' % tuple(answer['setup_error']))
     return answer['results']
+
+
+def run_js_values(module, setup, names, timeout=600):
+    """The values that the ``setup`` steps called ``names`` produced, in one Node process
+    (for objects that cannot travel, e.g. keys: derive what a test needs in setup)."""
+    return run_js_many(module, None, [[name] for name in names], setup, timeout)
 
 
 def run_js(module, target, args, setup=None, timeout=600):
