@@ -62,12 +62,16 @@ $(MODEL)/manifest.json: $(wildcard tools/model_*.py) | $(STAMPS)/venv
 
 model: $(MODEL)/manifest.json
 
+# The page's entry modules: the page (app.py) and the tokenizer worker. Each run emits the
+# entry as <name>.js and what it imports as <package>.<module>.js (services.encoder.js, ...).
+ENTRIES := app.py tokenizer_worker.py
+
 build/app.js: $(STAMPS)/venv $(SRC_PY)
 	@mkdir -p .cache
 	rm -rf build
-	# One Transcrypt run per entry module (the page, the tokenizer worker), all into build/;
-	# -b (rebuild all) would empty build/ between the runs, so a clean start replaces it.
-	cd src_py && for entry in app.py tokenizer_worker.py; do \
+	# One Transcrypt run per entry module, all into build/; -b (rebuild all) would empty
+	# build/ between the runs, so a clean start replaces it.
+	cd src_py && for entry in $(ENTRIES); do \
 		../$(VENV)/bin/transcrypt -m -n -od ../build $$entry > ../.cache/transcrypt.log 2>&1 \
 			|| { cat ../.cache/transcrypt.log; exit 1; }; done
 	@touch $@

@@ -1,6 +1,7 @@
 // Bundling configuration: the page shell (index.html) loads the Transcrypt output in build/.
-// `vite build --mode bench` builds the benchmark page (bench.html) into .cache/bench-dist
-// instead; the normal build never sees it.
+// `vite build --mode bench` builds the benchmark page (bench/page/bench.html, transpiled by
+// bench/browser.py into .cache/bench-build) into .cache/bench-dist instead; the normal build
+// never sees it.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { defineConfig, defaultClientConditions } from 'vite';
@@ -59,7 +60,7 @@ function bench() {
       sourcemap: false,
       minify: false,   // readable function names in CPU profiles
       chunkSizeWarningLimit: 4096,
-      rolldownOptions: { input: 'bench.html' },
+      rolldownOptions: { input: 'bench/page/bench.html' },
     },
   };
 }

@@ -1,8 +1,10 @@
 """Harness for the browser benchmarks: build the bench page, serve it, drive Chromium.
 
-- ``build_bench_page()`` transpiles ``src_py/bench_page.py`` (Transcrypt) into
-  ``.cache/bench-build`` and bundles ``bench.html`` with ``vite build --mode bench`` into
-  ``.cache/bench-dist`` (never into dist/). transformers.js gets a local model folder there,
+- ``build_bench_page()`` transpiles ``bench/page/bench_page.py`` (Transcrypt; it imports the
+  core from ``src_py/``) into ``.cache/bench-build`` and bundles ``bench/page/bench.html`` with
+  ``vite build --mode bench`` into ``.cache/bench-dist`` (never into dist/). The bench page is
+  no part of the product's sources: editing it never rebuilds the product. transformers.js
+  gets a local model folder there,
   ``tjs-models/minilm/{config.json, tokenizer.json, tokenizer_config.json,
   onnx/model_quantized.onnx}``, made of links to the product's files in ``public/model``.
 - ``Server`` runs ``python -m fl`` (the product's server: cross-origin isolation headers, no
@@ -26,6 +28,8 @@ import urllib.request
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_BUILD = os.path.join(REPO, '.cache', 'bench-build')
 BENCH_DIST = os.path.join(REPO, '.cache', 'bench-dist')
+BENCH_PAGE = os.path.join(REPO, 'bench', 'page')
+CORE = os.path.join(REPO, 'src_py', 'tinybert_core')
 WORK = os.path.join(REPO, '.cache', 'bench')
 DIST = os.path.join(REPO, 'dist')
 MODEL = os.path.join(REPO, 'public', 'model')
@@ -98,19 +102,25 @@ def build_bench_page(force=False):
     if not os.path.exists(os.path.join(MODEL, 'manifest.json')):
         raise BenchError('public/model is missing: run `make build` first')
     stamp = os.path.join(BENCH_DIST, '.built')
-    inputs = [os.path.join(REPO, 'src_py'), os.path.join(REPO, 'bench.html'),
-              os.path.join(REPO, 'vite.config.js'), os.path.join(REPO, 'package-lock.json'),
-              os.path.join(REPO, 'public')]
+    inputs = [BENCH_PAGE, CORE, os.path.join(REPO, 'vite.config.js'),
+              os.path.join(REPO, 'package-lock.json'), os.path.join(REPO, 'public')]
     if force or not os.path.exists(stamp) or os.path.getmtime(stamp) < _newest_mtime(inputs):
         started = time.monotonic()
         shutil.rmtree(BENCH_BUILD, ignore_errors=True)
         transcrypt = os.path.join(os.path.dirname(sys.executable), 'transcrypt')
-        _run([transcrypt, '-m', '-n', '-od', os.path.relpath(BENCH_BUILD, os.path.join(REPO, 'src_py')),
-              'bench_page.py'], os.path.join(REPO, 'src_py'), 'Transcrypt (bench_page.py)')
+        # -od is relative to the entry's folder; the core is found through -xp.
+        _run([transcrypt, '-m', '-n', '-xp', os.path.join(REPO, 'src_py'),
+              '-od', os.path.relpath(BENCH_BUILD, BENCH_PAGE), 'bench_page.py'], BENCH_PAGE,
+             'Transcrypt (bench/page/bench_page.py)')
         _run(['npx', 'vite', 'build', '--mode', 'bench', '--logLevel', 'warn'], REPO,
              'vite build --mode bench')
-        # The product's server serves a folder only if it has an index.html.
-        shutil.copyfile(os.path.join(BENCH_DIST, 'bench.html'), os.path.join(BENCH_DIST, 'index.html'))
+        # Vite keeps the page's folder under the output; the harness opens /bench.html, and the
+        # product's server serves a folder only if it has an index.html.
+        built = os.path.join(BENCH_DIST, 'bench', 'page', 'bench.html')
+        os.replace(built, os.path.join(BENCH_DIST, 'bench.html'))
+        shutil.rmtree(os.path.join(BENCH_DIST, 'bench'))
+        shutil.copyfile(os.path.join(BENCH_DIST, 'bench.html'),
+                        os.path.join(BENCH_DIST, 'index.html'))
         _tjs_model_folder(BENCH_DIST)
         with open(stamp, 'w') as f:
             f.write('%.1f s\n' % (time.monotonic() - started))
@@ -235,7 +245,8 @@ def _process_table():
             continue
         ppid = int(stat.rsplit(')', 1)[1].split()[1])
         # Chromium rewrites its children's command lines as one space-separated string.
-        cmd = _read('/proc/%d/cmdline' % pid).replace(b'\0', b' ').decode('utf-8', 'replace').split()
+        raw = _read('/proc/%d/cmdline' % pid).replace(b'\0', b' ')
+        cmd = raw.decode('utf-8', 'replace').split()
         table[pid] = (ppid, cmd)
     return table
 
@@ -371,12 +382,14 @@ class MemorySampler:
         # a spare renderer and one for its own UI; all inherit the zygote's shared pages).
         page = max(renderers, key=lambda p: p['anon']) if renderers else None
         mb = 1024.0
-        out = {'processes': sorted(['%s %.0f MB' % (p['kind'], p['hwm'] / mb) for p in self.peaks.values()])}
+        out = {'processes': sorted(['%s %.0f MB' % (p['kind'], p['hwm'] / mb)
+                                    for p in self.peaks.values()])}
         if page is not None:
             out['renderer_peak_rss_mb'] = round(page['hwm'] / mb, 1)
             out['renderer_peak_rss_sampled_mb'] = round(page['rss'] / mb, 1)
             out['renderer_peak_anon_mb'] = round(page['anon'] / mb, 1)
-        out['all_processes_peak_rss_sum_mb'] = round(sum(p['hwm'] for p in self.peaks.values()) / mb, 1)
+        out['all_processes_peak_rss_sum_mb'] = round(
+            sum(p['hwm'] for p in self.peaks.values()) / mb, 1)
         return out
 
 
@@ -392,10 +405,12 @@ class Browser:
 
     def __init__(self, playwright, allowed_origin, profile=None, keep_profile=False):
         if not os.path.exists(CHROMIUM):
-            raise BenchError('%s is missing: `make chromium` installs Debian\'s chromium' % CHROMIUM)
+            raise BenchError('%s is missing: `make chromium` installs Debian\'s chromium'
+                             % CHROMIUM)
         os.makedirs(os.path.join(WORK, 'profiles'), exist_ok=True)
         self.fresh = profile is None
-        self.profile = profile or tempfile.mkdtemp(prefix='profile-', dir=os.path.join(WORK, 'profiles'))
+        self.profile = profile or tempfile.mkdtemp(prefix='profile-',
+                                                   dir=os.path.join(WORK, 'profiles'))
         self.keep_profile = keep_profile
         self.allowed = urllib.parse.urlsplit(allowed_origin).netloc
         self.requests = []

@@ -1,12 +1,13 @@
 """Simulated federation clients under CPython, and the real server they talk to.
 
-``SimClient`` follows the page's federation client step for step, with the same core
-modules (``tinybert_core.train``, ``tinybert_core.delta``, ``tinybert_core.codec``): register,
-``GET /api/federation``, ``GET /api/head``, the local update (``tinybert_core.fl_local``: class
-statistics while the global head is version 0, else the head trained locally), delta, clip to
-the announced bound, encode, ``POST /api/update`` with the bearer token; network failures and
-5xx are retried three times, a 409 stale_round/stale_base makes it train again from the new
-head once, an unknown token makes it register again once.
+``SimClient`` follows the page's ``src_py/services/federation_client.py`` step for step, with
+the same core modules (``tinybert_core.train``, ``tinybert_core.delta``, ``tinybert_core.codec``):
+register, ``GET /api/federation``, ``GET /api/head``, the local update
+(``tinybert_core.fl_local``: class statistics while the global head is version 0, else the
+head trained locally), delta, clip to the announced bound, encode, ``POST /api/update`` with
+the bearer token; network failures and 5xx are retried three times, a 409
+stale_round/stale_base makes it train again from the new head once, an unknown token makes it
+register again once.
 Only the transport differs: ``http.client`` instead of ``fetch``.
 
 ``ServerProcess`` starts ``python -m fl`` or gunicorn on a free loopback port with a given

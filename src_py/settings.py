@@ -1,9 +1,60 @@
-"""Small user settings kept in this browser (localStorage), with the URL able to override."""
+"""Every tunable of the page in one place, like transformers.js's ``env``.
 
+Modules import their values from here; none keeps a copy of its own. The only setting the user
+changes is the encoder backend, kept in this browser's localStorage (the URL's ``?backend=``
+overrides it for one visit); everything else is fixed when the page is built.
+"""
+
+# --- where things are fetched from --------------------------------------------------------
+MODEL_BASE = "model/"
+"""URL prefix (relative to the page) of the model files: manifest, tokenizer, encoder."""
+
+API_BASE = "api/"
+"""URL prefix (relative to the page) of the federation server's API."""
+
+# --- the model file on this device ---------------------------------------------------------
+MODEL_CACHE_NAME = "tinybert-model"
+"""Cache API cache that keeps the checked encoder file between visits."""
+
+DOWNLOAD_YIELD_MS = 8
+"""While downloading the model, let other tasks run at least this often (ms)."""
+
+# --- encoder -----------------------------------------------------------------------------------
 BACKEND_KEY = "tinybert.backend"
+"""localStorage key of the user's backend choice."""
+
 BACKENDS = ["auto", "webgpu", "wasm"]
+"""Backend choices: auto (WebGPU when the browser offers an adapter), WebGPU or WASM."""
+
+MAX_WASM_THREADS = 4
+"""WASM threads: one per core, at most this many (one when the page is not cross-origin
+isolated, which WASM threads need)."""
+
+EMBEDDING_CACHE_SIZE = 20000
+"""Embeddings kept in memory (per text), so that a known text never runs the encoder again."""
+
+# --- classifier --------------------------------------------------------------------------------
+DEFAULT_LABELS = ["Dev", "Meeting", "Email"]
+"""The labels of a new classifier."""
+
+MAX_LABEL_LENGTH = 60
+"""Longest label (and saved model) name, in characters (index.html's inputs agree)."""
+
+BATCH_YIELD_EVERY = 8
+"""Batch classification lets the browser paint after this many texts."""
+
+# --- federation --------------------------------------------------------------------------------
+DEFAULT_FEDERATION = "default"
+"""The federation this page joins."""
+
+RETRIES = 3
+"""Tries of a federation request that fails on the network or with a server error (5xx)."""
+
+RETRY_PAUSE_MS = 300
+"""Pause before the next try, times the number of tries so far."""
 
 
+# --- the backend choice ---------------------------------------------------------------------
 def requested_backend():
     """The backend to use: ``?backend=`` in the URL, else the saved setting; None means auto."""
     value = __new__(URLSearchParams(window.location.search)).js_get("backend")
@@ -15,6 +66,8 @@ def requested_backend():
 
 
 def saved_backend():
+    """The saved backend choice ("auto", "webgpu" or "wasm"); "auto" when none is saved or
+    localStorage is unavailable."""
     try:
         value = window.localStorage.getItem(BACKEND_KEY)
     except:  # noqa: E722 - storage can be disabled
@@ -23,7 +76,9 @@ def saved_backend():
 
 
 def save_backend(value):
-    """Remember the backend choice ("auto", "webgpu" or "wasm") for the next visits."""
+    """Remember the backend choice ("auto", "webgpu" or "wasm") for the next visits.
+
+    Raises ValueError for any other value."""
     if value not in BACKENDS:
         raise ValueError("Unknown backend " + str(value) + "; choose one of " + ", ".join(BACKENDS))
     window.localStorage.setItem(BACKEND_KEY, value)

@@ -4,8 +4,7 @@ Messages in: ``{"id": n, "op": "init", "config": tokenizer.json object, "max_len
 ``{"id": n, "op": "encode", "text": str}``. Messages out: ``{"id": n, "ids": [...]}`` or
 ``{"id": n, "error": message}``. Requests are answered in order.
 """
-from errors import describe
-
+from services.errors import describe
 from tinybert_core.tokenizer import Tokenizer, config_from_tokenizer_json
 
 state = {"tokenizer": None}

@@ -39,9 +39,9 @@ TOKENIZER_FILES = ["tokenizer.json", "vocab.txt", "tokenizer_config.json",
 # so it catches a quantisation regression without flaking on small drift.
 COSINE_THRESHOLD = 0.95
 SPDX = {"apache-2.0": "Apache-2.0", "mit": "MIT"}
-# How the page runs the encoder (read by src_py/encoder.py). Each text runs alone (batch 1,
-# never padded): dynamic INT8 quantises activations per tensor, so padding would change a
-# text's embedding.
+# How the page runs the encoder (read by src_py/services/encoder.py). Each text runs alone
+# (batch 1, never padded): dynamic INT8 quantises activations per tensor, so padding would
+# change a text's embedding.
 RUNTIME_SETTINGS = {
     "batch": 1,
     "pad": False,

@@ -130,6 +130,42 @@ def test_the_whole_workflow_by_clicking(browser, fl_server):
     page.context.close()
 
 
+def test_rename_and_delete_ask_through_the_browser_dialogs(page):
+    """Rename asks for the new name (a prompt), Delete asks to confirm; cancelling either
+    changes nothing."""
+    asked = []
+
+    def answer(reply):
+        def handle(dialog):
+            asked.append((dialog.type, dialog.message, dialog.default_value))
+            if reply is None:
+                dialog.dismiss()
+            else:
+                dialog.accept(reply)
+        return handle
+
+    page.once("dialog", answer(None))
+    page.click("button[aria-label='Rename Dev']")
+    assert page.evaluate("() => window.tinybert.labels()") == ["Dev", "Meeting", "Email"]
+    page.once("dialog", answer("Development"))
+    message, kind = status_after(page, "button[aria-label='Rename Dev']")
+    assert "ready" in kind and message.startswith("Label renamed"), message
+    assert page.evaluate("() => window.tinybert.labels()") == ["Development", "Meeting", "Email"]
+    assert page.locator("#feedback-label option").first.text_content() == "1 · Development"
+    assert asked[0] == ("prompt", "New name for the label Dev:", "Dev")
+
+    page.fill("#model-name", "kept")
+    status_after(page, "#save")
+    page.once("dialog", answer(None))
+    page.click("#delete-model")
+    assert [m["name"] for m in page.evaluate("() => window.tinybert.listModels()")] == ["kept"]
+    page.once("dialog", answer(""))
+    message, _ = status_after(page, "#delete-model")
+    assert message == "Deleted kept."
+    assert page.evaluate("() => window.tinybert.listModels()") == []
+    assert asked[2][:2] == ("confirm", "Delete every version of the saved model kept?")
+
+
 def test_controls_have_labels_and_stable_ids(app_page):
     for element_id in ["text", "predict", "label", "scores", "feedback-label", "train", "save",
                        "load", "send-delta", "apply-aggregate", "status"]:

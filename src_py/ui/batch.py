@@ -1,6 +1,6 @@
 """DOM of batch mode and active learning: paste lines, classify all, download CSV, and the
 suggested order in which to label texts."""
-from ui_dom import cell, element
+from ui.dom import cell, element
 
 
 def _picker(on_pick, text):
@@ -67,8 +67,9 @@ class BatchPanel:
             button.setAttribute("aria-label", "Label: " + item["text"])
             button.addEventListener("click", _picker(on_pick, item["text"]))
             entry.appendChild(cell("span", item["text"] + " "))
-            why = cell("span", "(now " + item["label"] + ", " + (item["confidence"] * 100).toFixed(0)
-                        + " %; margin " + item["margin"].toFixed(2) + ") ")
+            why = cell("span", "(now " + item["label"] + ", "
+                       + (item["confidence"] * 100).toFixed(0)
+                       + " %; margin " + item["margin"].toFixed(2) + ") ")
             why.className = "why"
             entry.appendChild(why)
             entry.appendChild(button)

@@ -1,9 +1,20 @@
 """The page's main controls: text, Predict, scores, backend, model progress, status."""
-from ui_dom import element
+from settings import save_backend
+from ui.dom import element
 
 
 def _percent(p):
     return (p * 100).toFixed(1) + " %"
+
+
+def reload_on_backend(value):
+    """Save the user's backend choice and reload (without ``?backend=``) so that the encoder
+    starts on it."""
+    save_backend(value)
+    url = __new__(URL(window.location.href))
+    url.searchParams.delete("backend")
+    window.location.assign(url.toString())
+    return None
 
 
 class Page:
@@ -28,6 +39,20 @@ class Page:
         # A counter that changes with every message, even a repeated one (scripts wait on it).
         self.status.dataset.seq = str(int(self.status.dataset.seq or "0") + 1)
         self.status.setAttribute("role", "alert" if kind == "error" else "status")
+
+    def shows_error(self):
+        """True while the status line shows an error."""
+        return self.status.className.indexOf("error") >= 0
+
+    def current_text(self):
+        """The text in the text box."""
+        return self.text.value
+
+    def put_text(self, text):
+        """Put ``text`` in the text box and focus it."""
+        self.text.value = text
+        self.text.focus()
+        return None
 
     def show_backend(self, info):
         """Show the backend in use, its threads, and why it was chosen when that matters."""

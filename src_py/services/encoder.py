@@ -3,8 +3,8 @@
 It chooses the backend (WebGPU when the browser offers an adapter, WASM otherwise), creates
 the session, runs one call at a time and pools the token vectors into a sentence embedding.
 """
-from errors import AppError, describe
-
+from services.errors import AppError, describe
+from settings import MAX_WASM_THREADS
 from tinybert_core.pooling import l2_normalize, mean_pool
 
 
@@ -29,8 +29,8 @@ async def _import_runtime(backend):
     # The three imports start together (each is a request on a cold visit).
     if backend == "webgpu":
         ort = __pragma__("js", "{}", 'import("onnxruntime-web/webgpu")')
-        mjs = __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url")')
-        wasm = __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url")')
+        mjs = __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url")')  # noqa: E501
+        wasm = __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url")')  # noqa: E501
     else:
         ort = __pragma__("js", "{}", 'import("onnxruntime-web/wasm")')
         mjs = __pragma__("js", "{}", 'import("onnxruntime-web/ort-wasm-simd-threaded.mjs?url")')
@@ -42,11 +42,12 @@ async def _import_runtime(backend):
 
 
 def _thread_count():
-    """WASM threads: one per core (at most 4) when the page is cross-origin isolated, else 1."""
+    """WASM threads: one per core (at most MAX_WASM_THREADS) when the page is cross-origin
+    isolated, else 1."""
     if not window.crossOriginIsolated:
         return 1
     cores = navigator.hardwareConcurrency if navigator.hardwareConcurrency else 1
-    return min(cores, 4)
+    return min(cores, MAX_WASM_THREADS)
 
 
 def _int64_tensor(ort, values):
@@ -107,8 +108,8 @@ async def prepare_runtime(prefer, warmup_bytes):
 
     prefer: "webgpu", "wasm" or None (automatic: WebGPU when the browser offers an adapter).
     warmup_bytes: a tiny ONNX model (or a promise of it); opening it makes onnxruntime-web
-    fetch and compile its WebAssembly now, so that this overlaps the model download. Returns the runtime for
-    ``open_encoder``. Raises AppError when no backend can run here, saying what to do.
+    fetch and compile its WebAssembly now, so that this overlaps the model download. Returns the
+    runtime for ``open_encoder``. Raises AppError when no backend can run here, saying what to do.
     """
     stages = {}
     # The WASM build is imported while the browser is asked for an adapter (which can take

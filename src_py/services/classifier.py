@@ -1,7 +1,7 @@
 """The user's classifier: labels, labelled examples and the head trained on them, kept in this
 browser's storage. The page and ``window.tinybert`` both act through this class."""
-from errors import AppError
-
+from services.errors import AppError
+from settings import DEFAULT_LABELS, MAX_LABEL_LENGTH
 from tinybert_core.binary import fround
 from tinybert_core.fl_local import local_update
 from tinybert_core.head import LinearHead, add_label, head_with_weights, remove_label, rename_label
@@ -13,9 +13,6 @@ from tinybert_core.head_file import (
 )
 from tinybert_core.metrics import class_counts, suggest_folds
 from tinybert_core.train import cross_validate, resolve_options, train_head
-
-DEFAULT_LABELS = ["Dev", "Meeting", "Email"]
-MAX_LABEL_LENGTH = 60
 
 
 def _now():
@@ -47,7 +44,7 @@ def _float32(values):
 class Classifier:
     """Labels, examples and head of one encoder (``manifest``), persisted through ``storage``.
 
-    embed: async function text → Float32Array (cached by the app, so a known text never runs
+    embed: async function text → Float32Array (cached by the engine, so a known text never runs
     the encoder again). storage: a Storage, or None when this browser cannot store anything.
     """
 
@@ -234,8 +231,8 @@ class Classifier:
 
     async def train_local(self, weights, bias, version, options):
         """This browser's new head for a federated round from the global head (``weights``,
-        ``bias`` at ``version``), by ``tinybert_core.fl_local.local_update``: the class statistics of
-        the examples while the global head is untrained (version 0), else a copy of it trained
+        ``bias`` at ``version``), by ``tinybert_core.fl_local.local_update``: the class statistics
+        of the examples while the global head is untrained (version 0), else a copy of it trained
         on them. This page's own head is not changed. Returns ``{weights, bias, examples}``.
         """
         data = await self._training_set()
@@ -333,8 +330,9 @@ class Classifier:
                     last = record.training.history[len(record.training.history) - 1]
                     accuracy = last.accuracy
                 versions = entry["versions"] if entry is not None else 0
-                entry = {"name": record.js_name, "version": record.version, "created": record.created,
-                         "labels": record.labels, "accuracy": accuracy, "versions": versions}
+                entry = {"name": record.js_name, "version": record.version,
+                         "created": record.created, "labels": record.labels,
+                         "accuracy": accuracy, "versions": versions}
                 latest[key] = entry
             entry["versions"] += 1
         # Heads come back in key order ([name, version]), so the list is sorted by name.

@@ -10,7 +10,7 @@ Database ``tinybert``, schema version 2:
 Every failure becomes an AppError that says what happened and what to do; a failed write
 leaves what was stored before untouched (each write is one transaction).
 """
-from errors import AppError, describe
+from services.errors import AppError, describe
 
 DB_NAME = "tinybert"
 DB_VERSION = 2

@@ -1,7 +1,7 @@
 """Fetching the model's files from the server, with errors that say which file and what to do."""
-from errors import AppError, describe
+from services.errors import AppError, describe
+from settings import MODEL_BASE
 
-MODEL_BASE = "model/"
 BUILD_HINT = "Build the model with `make model` (`make run` builds it first)."
 
 

@@ -1,5 +1,5 @@
 """The main thread's side of the tokenizer worker: ``encode(text)`` returns a promise of ids."""
-from errors import AppError
+from services.errors import AppError
 
 
 def _start_worker():
@@ -33,7 +33,8 @@ class TokenizerClient:
         return None
 
     def _on_error(self, event):
-        message = "The tokenizer worker failed: " + (event.message if event.message else "unknown error")
+        message = ("The tokenizer worker failed: "
+                   + (event.message if event.message else "unknown error"))
         for key in __pragma__("js", "{}", "Object.keys(self.pending)"):
             self.pending[key]["reject"](AppError(message))
         self.pending = {}

@@ -1,6 +1,6 @@
 """DOM of the teaching controls: feedback, training progress, label editor, counts, metrics."""
-from ui_chart import draw_history
-from ui_dom import cell, element
+from ui.chart import draw_history
+from ui.dom import cell, element
 
 
 def _button(text, label, on_click):
@@ -38,7 +38,8 @@ class TeachPanel:
         self.handlers = handlers
         self.train_button.addEventListener(
             "click", lambda event: handlers["train"](self.feedback.value, self.epoch_count()))
-        self.add_button.addEventListener("click", lambda event: handlers["add"](self.feedback.value))
+        self.add_button.addEventListener("click",
+                                         lambda event: handlers["add"](self.feedback.value))
         self.add_label_button.addEventListener("click", lambda event: self._add_label())
 
         def on_key(event):
@@ -57,7 +58,8 @@ class TeachPanel:
         """Keys 1–9 pick the correct label, unless the user is typing in a field."""
         target = event.target
         tag = target.tagName if target else ""
-        typing = tag == "INPUT" or tag == "TEXTAREA" or (tag == "SELECT" and target != self.feedback)
+        typing = (tag == "INPUT" or tag == "TEXTAREA"
+                  or (tag == "SELECT" and target != self.feedback))
         if typing or event.ctrlKey or event.altKey or event.metaKey:
             return None
         if len(event.key) == 1 and event.key >= "1" and event.key <= "9":

@@ -1,4 +1,4 @@
-"""Small DOM helpers shared by the ui_* modules."""
+"""Small DOM helpers shared by the ui modules."""
 
 
 def element(element_id):

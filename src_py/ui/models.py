@@ -1,5 +1,5 @@
 """DOM of the model controls: save, the saved-model list, load, delete, export, import."""
-from ui_dom import element
+from ui.dom import element
 
 
 class ModelsPanel:

@@ -1,4 +1,5 @@
-"""The benchmark page (bench.html, built only by ``vite build --mode bench``).
+"""The benchmark page (``bench/page/bench.html``), built only by ``bench/browser.py``'s
+``build_bench_page()`` (Transcrypt, then ``vite build --mode bench``); never part of the product.
 
 It exposes ``window.bench``, driven by the harness in ``bench/``:
 
@@ -140,8 +141,9 @@ async def transformers():
     if state["tjs"] is not None:
         return state["tjs"]
     tjs = await __pragma__("js", "{}", 'import("@huggingface/transformers")')
-    mjs = await __pragma__("js", "{}", 'import("transformers-ort-dist/ort-wasm-simd-threaded.asyncify.mjs?url")')
-    wasm = await __pragma__("js", "{}", 'import("transformers-ort-dist/ort-wasm-simd-threaded.asyncify.wasm?url")')
+    # Literal import() calls, so that Vite bundles the files.
+    mjs = await __pragma__("js", "{}", 'import("transformers-ort-dist/ort-wasm-simd-threaded.asyncify.mjs?url")')  # noqa: E501
+    wasm = await __pragma__("js", "{}", 'import("transformers-ort-dist/ort-wasm-simd-threaded.asyncify.wasm?url")')  # noqa: E501
     env = tjs.env
     env.allowLocalModels = True
     env.allowRemoteModels = False

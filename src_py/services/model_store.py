@@ -6,11 +6,9 @@ page's thread), so checking costs no start-up time; bytes that fail the check ar
 cache entry whose bytes do not match the manifest (corrupted, or left by an older build) is
 deleted and fetched again.
 """
-from assets import MODEL_BASE, fetch_model_file
-from errors import AppError, describe
-
-CACHE_NAME = "tinybert-model"
-YIELD_MS = 8
+from services.assets import fetch_model_file
+from services.errors import AppError, describe
+from settings import DOWNLOAD_YIELD_MS, MODEL_BASE, MODEL_CACHE_NAME
 
 
 async def sha256_hex(data):
@@ -26,7 +24,7 @@ async def _open_cache():
     if typeof(caches) == "undefined":
         return None
     try:
-        return await caches.open(CACHE_NAME)
+        return await caches.open(MODEL_CACHE_NAME)
     except:  # noqa: E722 - storage may be disabled (private mode, policy)
         return None
 
@@ -62,7 +60,7 @@ async def _download(name, size, on_progress):
     reader = response.body.getReader()
     turn = performance.now()
     while True:
-        if performance.now() - turn > YIELD_MS:
+        if performance.now() - turn > DOWNLOAD_YIELD_MS:
             await _next_task()
             turn = performance.now()
         chunk = await reader.read()

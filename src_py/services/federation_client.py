@@ -1,16 +1,15 @@
 """The page's side of federated learning: register, fetch the global head, send a quantised
 delta of the locally trained head, apply the aggregate. Only head deltas leave the page.
 
-Network failures are retried (three tries, growing pauses); the server's refusals are
-reported in its own words. Nothing local (examples, saved heads) is touched by a failure.
+Network failures and server errors (5xx) are retried (``settings.RETRIES`` tries, growing
+pauses); the server's refusals are reported in its own words. Nothing local (examples, saved
+heads) is touched by a failure.
 """
-from errors import AppError, describe
-
+from services.errors import AppError, describe
+from settings import API_BASE, RETRIES, RETRY_PAUSE_MS
 from tinybert_core.codec import Update, decode_head, encode_update
 from tinybert_core.delta import clip_delta, delta_norm, delta_of
 
-API = "api/"
-RETRIES = 3
 IDENTITY_KEY = "fl_identity"
 
 
@@ -40,10 +39,10 @@ async def _request(path, options):
     last = ""
     for attempt in range(RETRIES):
         try:
-            response = await fetch(API + path, options)
+            response = await fetch(API_BASE + path, options)
         except:  # noqa: E722 - a JS TypeError when the server is unreachable
             last = describe(__except0__)
-            await _sleep(300 * (attempt + 1))
+            await _sleep(RETRY_PAUSE_MS * (attempt + 1))
             continue
         if response.ok:
             return response
@@ -56,7 +55,7 @@ async def _request(path, options):
         except:  # noqa: E722 - not a JSON error body
             pass
         if response.status >= 500 and attempt < RETRIES - 1:
-            await _sleep(300 * (attempt + 1))
+            await _sleep(RETRY_PAUSE_MS * (attempt + 1))
             continue
         raise ServerRefusal(response.status, code, detail)
     raise AppError("Cannot reach the federation server (" + last + "). Check that it runs and "
@@ -112,7 +111,8 @@ class FederationClient:
         if not same:
             raise AppError("This federation classifies " + ", ".join(state.labels) + "; your "
                            + "labels are " + ", ".join(labels) + ". Set your labels to the "
-                           + "federation's (same names, same order) to take part; nothing was sent.")
+                           + "federation's (same names, same order) to take part; nothing was "
+                           + "sent.")
         return None
 
     async def send_delta(self, classifier, options):

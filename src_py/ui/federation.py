@@ -1,5 +1,5 @@
 """DOM of the federation controls: Send Delta, Apply Aggregate, federation status."""
-from ui_dom import element
+from ui.dom import element
 
 
 def _when(iso):
@@ -31,7 +31,8 @@ class FederationPanel:
             + str(round_info.id) + " " + round_info.status + ", " + str(round_info.accepted)
             + " of " + str(status["min_updates"]) + " updates; global head v"
             + str(status["head_version"]) + ". Last applied: "
-            + ("v" + str(applied["version"]) + " at " + _when(applied["time"]) if applied else "never")
+            + ("v" + str(applied["version"]) + " at " + _when(applied["time"]) if applied
+               else "never")
             + ".")
 
     def show_unreachable(self, message):
@@ -40,8 +41,10 @@ class FederationPanel:
     def show_sent(self, sent):
         self.sent.textContent = (
             "Sent " + str(sent["bytes"]) + " bytes to round " + str(sent["round"]) + ": delta norm "
-            + sent["norm"].toFixed(3) + (" (clipped to the server's bound)" if sent["clipped"] else "")
-            + ", from " + str(sent["examples"]) + " examples, base head v" + str(sent["base_version"])
+            + sent["norm"].toFixed(3)
+            + (" (clipped to the server's bound)" if sent["clipped"] else "")
+            + ", from " + str(sent["examples"]) + " examples, base head v"
+            + str(sent["base_version"])
             + (". The round closed: Apply Aggregate to use the new head." if sent["round_closed"]
                else ". " + str(sent["accepted_in_round"]) + " update(s) in this round so far.")
             + " No text was sent.")

@@ -1,0 +1,2 @@
+"""Browser services without DOM: model files, encoder, storage, tokenizer, classifier,
+federation client."""

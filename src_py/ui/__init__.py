@@ -1,0 +1,1 @@
+"""The page's DOM: the only package that touches the document and the browser's dialogs."""
