@@ -189,3 +189,52 @@ def json_loads(text):
     #?except:
     #?    raise ValueError ("not valid JSON")
     return out
+
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def base64_encode(data):
+    """Standard base64 text (with ``=`` padding) of ``data``."""
+    data = as_bytes(data)
+    parts = []
+    for i in range(0, len(data), 3):
+        n = len(data) - i
+        a = data[i]
+        b = data[i + 1] if n > 1 else 0
+        c = data[i + 2] if n > 2 else 0
+        triple = a * 65536 + b * 256 + c
+        parts.append(_B64[(triple >> 18) & 63] + _B64[(triple >> 12) & 63]
+                     + (_B64[(triple >> 6) & 63] if n > 1 else "=")
+                     + (_B64[triple & 63] if n > 2 else "="))
+    return "".join(parts)
+
+
+def base64_decode(text):
+    """The bytes of standard base64 ``text`` (padding required); raises ValueError on
+    anything else."""
+    if not isinstance(text, str) or len(text) % 4 != 0:
+        raise ValueError("not base64 text")
+    pad = 0
+    if len(text) > 0 and text[len(text) - 1] == "=":
+        pad = 2 if text[len(text) - 2] == "=" else 1
+    out = new_bytes(len(text) // 4 * 3 - pad)
+    pos = 0
+    for i in range(0, len(text), 4):
+        triple = 0
+        for j in range(4):
+            ch = text[i + j]
+            value = 0
+            if ch == "=":
+                if i + 4 != len(text) or j < 4 - pad:
+                    raise ValueError("not base64 text")
+            else:
+                value = _B64.find(ch)
+                if value < 0:
+                    raise ValueError("not base64 text")
+            triple = triple * 64 + value
+        for j in range(3):
+            if pos < len(out):
+                out[pos] = (triple >> (16 - 8 * j)) & 255
+                pos += 1
+    return frozen(out)

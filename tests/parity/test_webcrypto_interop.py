@@ -15,7 +15,7 @@ from fl import secagg_crypto as crypto
 from tests.support.parity import ref, run_js_many, run_js_values
 from tinybert_core.secagg import key_info
 
-MODULE = "webcrypto"
+MODULE = "services.webcrypto"
 
 
 def js(target, cases, setup=None):
