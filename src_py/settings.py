@@ -53,6 +53,12 @@ RETRIES = 3
 RETRY_PAUSE_MS = 300
 """Pause before the next try, times the number of tries so far."""
 
+SECURE_POLL_MS = 250
+"""How often a page in a secure round asks the server for the round's phase (ms)."""
+
+SECURE_JOIN_WAIT_MS = 600000
+"""How long Send Delta waits for a secure round that takes new members (ms)."""
+
 
 # --- the backend choice ---------------------------------------------------------------------
 def requested_backend():

@@ -1,70 +1,15 @@
 """The page's side of federated learning: register, fetch the global head, send a quantised
 delta of the locally trained head, apply the aggregate. Only head deltas leave the page.
 
-Network failures and server errors (5xx) are retried (``settings.RETRIES`` tries, growing
-pauses); the server's refusals are reported in its own words. Nothing local (examples, saved
-heads) is touched by a failure.
+Requests go through ``services.api_client`` (retries, the server's refusals in its own words).
+Nothing local (examples, saved heads) is touched by a failure.
 """
-from services.errors import AppError, describe
-from settings import API_BASE, RETRIES, RETRY_PAUSE_MS
+from services.api_client import ServerRefusal, headers, json_request, request
+from services.errors import AppError
 from tinybert_core.codec import Update, decode_head, encode_update
 from tinybert_core.delta import clip_delta, delta_norm, delta_of
 
 IDENTITY_KEY = "fl_identity"
-
-
-def _headers(pairs):
-    """A fetch Headers object (a Python dict is not one: fetch would iterate it)."""
-    headers = __new__(Headers())
-    for pair in pairs:
-        headers.append(pair[0], pair[1])
-    return headers
-
-
-def _sleep(millis):
-    return __new__(Promise(lambda resolve: setTimeout(resolve, millis)))
-
-
-class ServerRefusal(AppError):
-    """The server answered with an error: ``status``, ``code`` and its ``detail``."""
-
-    def __init__(self, status, code, detail):
-        AppError.__init__(self, "The federation server refused: " + detail + " (" + code + ").")
-        self.status = status
-        self.code = code
-
-
-async def _request(path, options):
-    """fetch() with retries on network failure; returns the Response, raises on an error status."""
-    last = ""
-    for attempt in range(RETRIES):
-        try:
-            response = await fetch(API_BASE + path, options)
-        except:  # noqa: E722 - a JS TypeError when the server is unreachable
-            last = describe(__except0__)
-            await _sleep(RETRY_PAUSE_MS * (attempt + 1))
-            continue
-        if response.ok:
-            return response
-        code = "http_" + str(response.status)
-        detail = response.statusText
-        try:
-            body = await response.json()
-            code = body.error
-            detail = body.detail
-        except:  # noqa: E722 - not a JSON error body
-            pass
-        if response.status >= 500 and attempt < RETRIES - 1:
-            await _sleep(RETRY_PAUSE_MS * (attempt + 1))
-            continue
-        raise ServerRefusal(response.status, code, detail)
-    raise AppError("Cannot reach the federation server (" + last + "). Check that it runs and "
-                   + "try again; your examples and models are safe in this browser.")
-
-
-async def _json(path, options):
-    response = await _request(path, options)
-    return await response.json()
 
 
 class FederationClient:
@@ -88,20 +33,20 @@ class FederationClient:
                 self.identity = saved
                 return saved
         body = JSON.stringify({"federation": self.federation})
-        self.identity = await _json("register", {
+        self.identity = await json_request("register", {
             "method": "POST", "body": body,
-            "headers": _headers([["Content-Type", "application/json"]])})
+            "headers": headers([["Content-Type", "application/json"]])})
         if self.storage is not None:
             await self.storage.set_setting(IDENTITY_KEY + ":" + self.federation, self.identity)
         return self.identity
 
     async def state(self):
         """The federation's labels, head version, clip bound and current round."""
-        self.last["state"] = await _json("federation" + self._query(), {})
+        self.last["state"] = await json_request("federation" + self._query(), {})
         return self.last["state"]
 
     async def global_head(self):
-        response = await _request("head" + self._query(), {"cache": "no-store"})
+        response = await request("head" + self._query(), {"cache": "no-store"})
         return decode_head(__new__(Uint8Array(await response.arrayBuffer())))
 
     def _check_labels(self, state, labels):
@@ -135,9 +80,9 @@ class FederationClient:
                                         local["examples"], head.rows, head.cols,
                                         clipped["weights"], clipped["bias"]), state.clip_bound)
             try:
-                answer = await _json("update", {
+                answer = await json_request("update", {
                     "method": "POST", "body": data,
-                    "headers": _headers([["Content-Type", "application/octet-stream"],
+                    "headers": headers([["Content-Type", "application/octet-stream"],
                                          ["Authorization", "Bearer " + identity.token]])})
             except ServerRefusal as refusal:
                 if refusal.code == "unauthorized" and attempt == 0:
