@@ -6,7 +6,7 @@ Used by ``python -m tinybert`` and, transpiled, by the page; a table comes from
 ``tinybert_core.table_parse.read_table``. Usage::
 
     table = read_table(decode_text(data, None), None)
-    result = labelled_rows(table, None, None, None)    # guess both columns
+    result = labelled_rows(table, None, None, None, None)    # guess both columns
     result["rows"]      # [[text, label], ...] in file order, one row per distinct text
 
 Rules (the same wherever the import runs):
@@ -20,8 +20,9 @@ Rules (the same wherever the import runs):
   order of the head's labels.
 - Refused (TableImportError, saying what to do): a table without rows or with one column, a
   column name that is not in the table (the message lists the columns found), no row with
-  both text and label, one label only, more than ``max_labels`` labels (default 50) or a
-  label longer than MAX_LABEL_LENGTH characters (both: "is this really the label column?").
+  both text and label, one label only (unless ``min_labels`` is 1), more than ``max_labels``
+  labels (default 50) or a label longer than MAX_LABEL_LENGTH characters (both: "is this
+  really the label column?").
 """
 from tinybert_core.csv_out import to_csv
 from tinybert_core.table_parse import MAX_REPORTED_LINES, TableError, ascii_lower, trim
@@ -215,11 +216,12 @@ def _labels_and_counts(rows):
     return [labels, counts]
 
 
-def labelled_rows(table, text_column, label_column, max_labels):
+def labelled_rows(table, text_column, label_column, max_labels, min_labels):
     """Labelled examples of a table.
 
     text_column, label_column: column names, or None to guess (guess_columns); max_labels:
-    the most labels accepted (None: DEFAULT_MAX_LABELS).
+    the most labels accepted (None: DEFAULT_MAX_LABELS); min_labels: the fewest (None: 2, what
+    training needs; 1 to score a head on examples of one label).
     Returns ``{"rows": [[text, label]], "lines": [line of each row], "labels": [names in
     order of first appearance], "counts": [rows per label], "text_column", "label_column",
     "empty", "duplicates", "conflicts", "malformed": {"count", "lines" (the first
@@ -228,6 +230,8 @@ def labelled_rows(table, text_column, label_column, max_labels):
     """
     if max_labels is None:
         max_labels = DEFAULT_MAX_LABELS
+    if min_labels is None:
+        min_labels = 2
     chosen = _choose(table, text_column, label_column)
     report = {"empty": {"count": 0, "lines": []}, "duplicates": {"count": 0, "lines": []},
               "conflicts": {"count": 0, "lines": []}}
@@ -240,7 +244,7 @@ def labelled_rows(table, text_column, label_column, max_labels):
                                + "found: " + _quoted_list(table["columns"]) + ".")
     found = _labels_and_counts(rows)
     labels = found[0]
-    if len(labels) < 2:
+    if len(labels) < min_labels:
         raise TableImportError("Every row has the label '" + labels[0] + "'. A classifier "
                                + "needs examples of at least two labels: add rows of another "
                                + "label, or choose another label column.")

@@ -244,7 +244,7 @@ def test_rows_duplicates_conflicts_and_empty_rows():
             'no label, \n'       # 8 empty label
             'both,a\n'           # 9 conflict
             'last,c\n')          # 10 kept
-    result = labelled_rows(table_of(text), None, None, None)
+    result = labelled_rows(table_of(text), None, None, None, None)
     assert result['rows'] == [['hello', 'a'], ['world', 'b'], ['last', 'c']]
     assert result['lines'] == [2, 4, 10]
     assert result['labels'] == ['a', 'b', 'c'] and result['counts'] == [1, 1, 1]
@@ -257,7 +257,7 @@ def test_rows_duplicates_conflicts_and_empty_rows():
 
 def test_reported_lines_are_capped_but_counts_are_not():
     text = 'text,label\nx,a\ny,b\n' + 'x,a\n' * 25
-    assert labelled_rows(table_of(text), None, None, None)['duplicates'] == \
+    assert labelled_rows(table_of(text), None, None, None, None)['duplicates'] == \
         {'count': 25, 'lines': list(range(4, 14))}
 
 
@@ -286,14 +286,19 @@ def labels_text(n):
 ])
 def test_refusals_say_what_to_do(text, columns, message):
     with pytest.raises(TableImportError) as error:
-        labelled_rows(table_of(text), columns[0], columns[1], None)
+        labelled_rows(table_of(text), columns[0], columns[1], None, None)
     assert message in str(error.value)
 
 
 def test_label_limit_is_a_parameter():
-    assert len(labelled_rows(table_of(labels_text(51)), None, None, 60)['labels']) == 51
+    assert len(labelled_rows(table_of(labels_text(51)), None, None, 60, None)['labels']) == 51
     with pytest.raises(TableImportError, match='has 3 different values; at most 2'):
-        labelled_rows(table_of(labels_text(3)), None, None, 2)
+        labelled_rows(table_of(labels_text(3)), None, None, 2, None)
+
+
+def test_one_label_is_enough_when_asked_for():
+    result = labelled_rows(table_of('text,label\na,spam\nb,spam\n'), None, None, None, 1)
+    assert result['labels'] == ['spam'] and result['counts'] == [2]
 
 
 def test_column_texts():
@@ -311,4 +316,4 @@ def test_examples_csv_reads_back_as_the_same_rows():
     text = examples_csv(rows)
     assert text.startswith('text,label\r\n')
     assert list(csv.reader(io.StringIO(text, newline='')))[1:] == rows
-    assert labelled_rows(read_table(text, None), None, None, None)['rows'] == rows
+    assert labelled_rows(read_table(text, None), None, None, None, None)['rows'] == rows

@@ -75,9 +75,10 @@ def tables():
 
 
 def test_labelled_rows_are_identical():
-    cases = [[t, None, None, None] for t in tables()]
-    cases += [[tables()[0], 'txt', None, None], [tables()[0], 'text', 'text', None],
-              [tables()[4], None, None, 60], [tables()[2], 'c', 'a', 3]]
+    cases = [[t, None, None, None, None] for t in tables()]
+    cases += [[tables()[0], 'txt', None, None, None], [tables()[0], 'text', 'text', None, None],
+              [tables()[4], None, None, 60, None], [tables()[2], 'c', 'a', 3, None],
+              [tables()[5], None, None, None, 1]]
     py, js = both('tinybert_core.table_import', 'labelled_rows', cases)
     assert py == js
     assert py[0]['conflicts'] == {'count': 2, 'lines': [5, 7]}
