@@ -2,6 +2,7 @@
 from the saved head and the native reference embeddings; its head is the page's head; bad
 input exits 2 with a clear message; the cache saves the encoder's work."""
 import csv
+import io
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from safetensors.numpy import load_file
 
 from tests.support.parity import run_js
 from tests.support.reference import REPO, load_manifest, native_embed
+from tinybert.progress import Progress
 from tinybert_core.binary import fround
 from tinybert_core.head_file import check_compatible, decode_head_file, encode_head_file
 from tinybert_core.metrics import holdout_split
@@ -79,6 +81,7 @@ def test_train_reports_the_holdout_accuracy_numpy_computes(trained, reference):
     assert result["holdout"]["accuracy"] == pytest.approx(np.mean(predicted == y[test]))
     assert result["holdout"]["accuracy"] >= 0.85
     assert result["train_examples"] == 192 and result["options"] == DEFAULTS
+    assert result["left_out"] == {"duplicates": 0, "conflicts": 0, "empty": 0, "malformed": 0}
 
 
 def test_eval_reports_what_numpy_computes(trained, reference, cache):
@@ -186,6 +189,20 @@ def test_the_cache_saves_the_encoders_work(tmp_path):
     assert (tmp_path / "embeddings.sqlite3").is_file()
     fresh = json.loads(run_cli(["embed", FIXTURE, "--json", "--no-cache"], tmp_path).stdout)
     assert fresh["embedded"] == 240
+
+
+def test_progress_bar_draws_on_request():
+    stream = io.StringIO()
+    bar = Progress(3, "embedding", stream, True)
+    for done in (1, 2, 3):
+        bar.update(done)
+    bar.finish()
+    lines = stream.getvalue().split("\r")
+    assert lines[len(lines) - 1].startswith("embedding [" + "#" * 30 + "] 3/3")
+    assert stream.getvalue().endswith("\n")
+    quiet = io.StringIO()
+    Progress(3, "embedding", quiet, None).update(3)    # not a terminal: nothing drawn
+    assert quiet.getvalue() == ""
 
 
 # --- refusals -------------------------------------------------------------------------------
