@@ -38,6 +38,7 @@ def _train(csv_path, cache, out, epochs):
                            "--cache", cache, "--json"], capture_output=True, text=True,
                           cwd=REPO, check=True)
     result = json.loads(proc.stdout)
+    result.pop("head")           # a temporary path
     result["wall_seconds"] = round(time.perf_counter() - start, 1)
     return result
 
