@@ -1,16 +1,16 @@
-"""Labelled files read by the core's import (``tinybert_core.table_parse`` and
-``table_import``), the code the page's import uses, with its refusals as InputError."""
+"""Labelled files read by the core's import (``tinybert_core.text_file``, ``table_parse``
+and ``table_import``), the code the page's import uses, with its refusals as InputError."""
 from pathlib import Path
 
 from tinybert.errors import InputError
 from tinybert_core.table_import import column_texts, labelled_rows
-from tinybert_core.table_parse import (
+from tinybert_core.table_parse import read_table
+from tinybert_core.text_file import (
     DEFAULT_MAX_BYTES,
     TableError,
     check_size,
     decode_text,
     format_for_name,
-    read_table,
 )
 
 

@@ -5,13 +5,13 @@ rows to keep, and the refusals a user can act on.
 Used by ``python -m tinybert`` and, transpiled, by the page; a table comes from
 ``tinybert_core.table_parse.read_table``. Usage::
 
-    table = read_table(decode_text(data, None), None)
+    table = read_table(decode_text(data, None), None)    # table_parse, text_file
     result = labelled_rows(table, None, None, None, None)    # guess both columns
     result["rows"]      # [[text, label], ...] in file order, one row per distinct text
 
 Rules (the same wherever the import runs):
 
-- Text and label are trimmed (``table_parse.trim``). A row without text or without label is
+- Text and label are trimmed (``text_file.trim``). A row without text or without label is
   left out and counted in ``empty``.
 - Each text is kept once. A text seen again with the same label is left out and counted in
   ``duplicates``; a text seen with different labels is ambiguous, so all its rows are left out
@@ -25,7 +25,8 @@ Rules (the same wherever the import runs):
   really the label column?").
 """
 from tinybert_core.csv_out import to_csv
-from tinybert_core.table_parse import MAX_REPORTED_LINES, TableError, ascii_lower, trim
+from tinybert_core.table_parse import MAX_REPORTED_LINES
+from tinybert_core.text_file import TableError, ascii_lower, trim
 
 DEFAULT_MAX_LABELS = 50
 MAX_LABEL_LENGTH = 60

@@ -15,17 +15,14 @@ from tinybert_core.table_import import (
     guess_columns,
     labelled_rows,
 )
-from tinybert_core.table_parse import (
+from tinybert_core.table_parse import parse_delimited, read_table, sniff_delimiter, value_text
+from tinybert_core.text_file import (
     TableError,
     check_size,
     decode_text,
     first_invalid_utf8,
     format_for_name,
-    parse_delimited,
-    read_table,
-    sniff_delimiter,
     trim,
-    value_text,
 )
 
 # Delimited inputs where quoting, line ends and blank lines matter.

@@ -45,7 +45,7 @@ def test_decode_text_is_identical():
              ['text,label\n'.encode('utf-16'), None], [b'PK\x03\x04rest', None],
              ['é🙂 日本'.encode(), None], [b'x' * 20, 10]]
     cases += [[data, None] for data in BAD_UTF8]
-    py, js = both('tinybert_core.table_parse', 'decode_text', cases)
+    py, js = both('tinybert_core.text_file', 'decode_text', cases)
     assert py == js
     assert not is_error(py[5]) and py[5] == 'é🙂 日本'
 
@@ -53,7 +53,7 @@ def test_decode_text_is_identical():
 def test_first_invalid_utf8_is_identical():
     cases = [[data] for data in BAD_UTF8]
     cases += [[bytes(RNG.integers(0x7E, 0x100, size=8).tolist())] for _ in range(200)]
-    py, js = both('tinybert_core.table_parse', 'first_invalid_utf8', cases)
+    py, js = both('tinybert_core.text_file', 'first_invalid_utf8', cases)
     assert py == js
 
 
