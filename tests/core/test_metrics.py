@@ -6,8 +6,11 @@ from tinybert_core.metrics import (
     accuracy,
     class_counts,
     confusion_matrix,
+    holdout_split,
     kfold_splits,
+    per_label_precision,
     per_label_recall,
+    per_label_report,
     suggest_folds,
 )
 
@@ -78,3 +81,49 @@ def test_suggest_folds():
     assert suggest_folds([0, 1], 3) == 2
     assert suggest_folds([0] * 3 + [1] * 4, 2) == 3
     assert suggest_folds([0] * 30 + [1] * 40, 2) == 5
+
+
+def test_per_label_report_matches_a_hand_computation():
+    y_true = RNG.integers(0, 3, size=300)
+    y_pred = np.where(RNG.random(300) < 0.6, y_true, RNG.integers(0, 4, size=300))
+    m = confusion_matrix(y_true.tolist(), y_pred.tolist(), 5)
+    report = per_label_report(m, ['a', 'b', 'c', 'd', 'e'])
+    for k in range(3):
+        # scikit-learn's definitions: tp / (tp + fp), tp / (tp + fn), 2pr / (p + r)
+        tp = np.sum((y_true == k) & (y_pred == k))
+        p = tp / np.sum(y_pred == k)
+        r = tp / np.sum(y_true == k)
+        entry = report[k]
+        assert entry['precision'] == pytest.approx(p) and entry['recall'] == pytest.approx(r)
+        assert entry['f1'] == pytest.approx(2 * p * r / (p + r))
+        assert entry['support'] == np.sum(y_true == k) and entry['label'] == 'abc'[k]
+    # 'd' is predicted but never true; 'e' neither
+    assert report[3]['precision'] == 0 and report[3]['recall'] is None
+    assert report[3]['f1'] is None and report[3]['support'] == 0
+    assert report[4] == {'label': 'e', 'precision': None, 'recall': None, 'f1': None,
+                         'support': 0}
+    assert per_label_precision([[0, 1], [0, 1]]) == [None, 0.5]
+    assert per_label_report([[0, 2], [1, 0]], ['x', 'y'])[0]['f1'] == 0.0
+
+
+@pytest.mark.parametrize('fraction', [0.2, 0.1, 0.5, 0.33])
+def test_holdout_split_is_stratified_disjoint_and_deterministic(fraction):
+    ys = [0] * 23 + [1] * 7 + [2] * 11 + [3] * 1 + [4] * 2
+    RNG.shuffle(ys)
+    split = holdout_split(ys, 6, fraction, 5)
+    assert split == holdout_split(ys, 6, fraction, 5)
+    assert split != holdout_split(ys, 6, fraction, 6)
+    assert sorted(split['train'] + split['test']) == list(range(len(ys)))
+    assert split['train'] == sorted(split['train']) and split['test'] == sorted(split['test'])
+    for k, total in ((0, 23), (1, 7), (2, 11), (3, 1), (4, 2)):
+        share = sum(1 for i in split['test'] if ys[i] == k)
+        expected = min(max(int(np.floor(total * fraction + 0.5)), 1), total - 1)
+        assert share == expected
+
+
+def test_holdout_split_refuses_bad_fractions():
+    for fraction in (0, 1, -0.1, 1.5, '0.2', None):
+        with pytest.raises(ValueError, match="hold-out fraction must be between 0 and 1"):
+            holdout_split([0, 1] * 5, 2, fraction, 0)
+    with pytest.raises(ValueError, match="outside 0 to 1"):
+        holdout_split([0, 2], 2, 0.5, 0)
