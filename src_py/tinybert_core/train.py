@@ -1,7 +1,8 @@
 """Training of the linear softmax head on cached sentence embeddings (pure, deterministic).
 
 Loss: class-weighted cross-entropy, ``(1/|B|) sum_i w[y_i] * -log softmax(W x_i + b)[y_i]``
-over a mini-batch B; analytic gradients; Adam with bias correction; weight decay on W only.
+over a mini-batch B; analytic gradients (``tinybert_core.gradients``); Adam with bias correction;
+weight decay on W only.
 Shuffling uses the seeded mulberry32 generator of ``tinybert_core.rng``, so the same inputs and
 options give the same weights in CPython and in the browser.
 
@@ -24,12 +25,18 @@ logistic regression C=1; the rule is in ``bench/tune.py``):
   (0.001: 0.964; 0.01: 0.945, and worst gap -0.009).
 - Adam epsilon 1e-8 (1e-3 and 1e-2 were not better); 5 epochs, the product's budget.
 """
-# Imported by name: in the transpiled code ``math.f`` goes through a property getter.
-from math import exp, log
-
 from tinybert_core.adam import DECAY_MODES, Adam, all_finite
 from tinybert_core.arrays import zeros
 from tinybert_core.checks import is_number, is_whole
+from tinybert_core.gradients import (
+    Scratch,
+    add_gradient,
+    evaluate,
+    example_forward,
+    loss_and_gradient,  # noqa: F401  (importable from here under CPython, as before)
+    mean_step,
+    zero_gradient,
+)
 from tinybert_core.head import LinearHead
 from tinybert_core.metrics import accuracy, confusion_matrix, kfold_splits
 from tinybert_core.rng import Rng
@@ -190,83 +197,21 @@ def prototype_init(head, xs, ys, counts, scale):
     return None
 
 
-class _Scratch:
-    """Buffers reused by every step, so the inner loops allocate nothing."""
-
-    def __init__(self, n_labels, dim):
-        self.logits = zeros(n_labels)
-        self.exps = zeros(n_labels)
-        self.grad_w = zeros(n_labels * dim)
-        self.grad_b = zeros(n_labels)
-
-
-def _example_loss(head, x, y, weight, scratch, accumulate):
-    """Weighted cross-entropy of one example; adds its gradient to scratch if accumulate.
-
-    Returns [loss, predicted index]. Uses the log-sum-exp form, so no probability is 0.
-    """
-    n_labels = len(head.labels)
-    dim = head.dim
-    w = head.weights
-    logits = scratch.logits
-    best = 0
-    for k in range(n_labels):
-        total = head.bias[k]
-        base = k * dim
-        for j in range(dim):
-            total += w[base + j] * x[j]
-        logits[k] = total
-        if total > logits[best]:
-            best = k
-    top = logits[best]
-    exps = scratch.exps
-    z = 0.0
-    for k in range(n_labels):
-        exps[k] = exp(logits[k] - top)
-        z += exps[k]
-    loss = weight * (log(z) + top - logits[y])
-    if accumulate:
-        gw = scratch.grad_w
-        for k in range(n_labels):
-            p = exps[k] / z
-            delta = weight * (p - 1.0 if k == y else p)
-            scratch.grad_b[k] += delta
-            base = k * dim
-            for j in range(dim):
-                gw[base + j] += delta * x[j]
-    return [loss, best]
-
-
-def loss_and_gradient(head, xs, ys, weights, indices):
-    """Mean weighted loss over ``xs[indices]`` and its gradient.
-
-    weights: per-label loss weights (see class_weights). Returns
-    ``{'loss', 'grad_w' (row-major, like head.weights), 'grad_b'}``.
-    """
-    scratch = _Scratch(len(head.labels), head.dim)
-    total = 0.0
-    for t in range(len(indices)):
-        i = indices[t]
-        total += _example_loss(head, xs[i], ys[i], weights[ys[i]], scratch, True)[0]
-    scale = 1.0 / len(indices)
-    for i in range(len(scratch.grad_w)):
-        scratch.grad_w[i] = scratch.grad_w[i] * scale
-    for k in range(len(scratch.grad_b)):
-        scratch.grad_b[k] = scratch.grad_b[k] * scale
-    return {'loss': total * scale, 'grad_w': scratch.grad_w, 'grad_b': scratch.grad_b}
-
-
-def evaluate(head, xs, ys, weights):
-    """``{'loss': mean weighted loss, 'accuracy': fraction of argmax hits}`` on (xs, ys)."""
-    scratch = _Scratch(len(head.labels), 0)
-    total = 0.0
-    hits = 0
-    for i in range(len(xs)):
-        result = _example_loss(head, xs[i], ys[i], weights[ys[i]], scratch, False)
-        total += result[0]
-        if result[1] == ys[i]:
-            hits += 1
-    return {'loss': total / len(xs), 'accuracy': hits / len(xs)}
+def _plain_epoch(head, xs, ys, weights, order, size, scratch, adam_w, adam_b):
+    """One pass over ``order`` in batches of ``size``; returns the number of skipped steps."""
+    skipped = 0
+    start = 0
+    while start < len(order):
+        stop = min(start + size, len(order))
+        zero_gradient(scratch)
+        for t in range(start, stop):
+            i = order[t]
+            example_forward(head, xs[i], ys[i], weights[ys[i]], scratch)
+            add_gradient(scratch, xs[i], 1.0)
+        if not mean_step(head, scratch, stop - start, adam_w, adam_b):
+            skipped += 1
+        start = stop
+    return skipped
 
 
 def _epoch_entry(epoch, result, skipped):
@@ -306,42 +251,14 @@ def train_head(head, xs, ys, options, on_epoch=None):
     adam_w = Adam(n_labels * dim, opts['learning_rate'], 0.9, 0.999, 1e-8,
                   opts['weight_decay'], opts['decay_mode'])
     adam_b = Adam(n_labels, opts['learning_rate'], 0.9, 0.999, 1e-8, 0.0, 'decoupled')
-    scratch = _Scratch(n_labels, dim)
+    scratch = Scratch(n_labels, dim)
     rng = Rng(opts['seed'])
     order = [i for i in range(len(xs))]
-    size = opts['batch_size']
     history = []
     for epoch in range(1, opts['epochs'] + 1):
         rng.shuffle(order)
-        skipped = 0
-        start = 0
-        while start < len(order):
-            stop = min(start + size, len(order))
-            for i in range(n_labels * dim):
-                scratch.grad_w[i] = 0.0
-            for k in range(n_labels):
-                scratch.grad_b[k] = 0.0
-            for t in range(start, stop):
-                i = order[t]
-                _example_loss(head, xs[i], ys[i], weights[ys[i]], scratch, True)
-            inv = 1.0 / (stop - start)
-            # g * 0 is 0 for a finite g and NaN for NaN or +-inf, so `check` stays 0 exactly
-            # when every gradient is finite; both halves are checked before either moves.
-            check = 0.0
-            for i in range(n_labels * dim):
-                g = scratch.grad_w[i] * inv
-                scratch.grad_w[i] = g
-                check += g * 0.0
-            for k in range(n_labels):
-                g = scratch.grad_b[k] * inv
-                scratch.grad_b[k] = g
-                check += g * 0.0
-            if check == 0:
-                adam_w.apply(head.weights, scratch.grad_w)
-                adam_b.apply(head.bias, scratch.grad_b)
-            else:
-                skipped += 1
-            start = stop
+        skipped = _plain_epoch(head, xs, ys, weights, order, opts['batch_size'], scratch,
+                               adam_w, adam_b)
         entry = _epoch_entry(epoch, evaluate(head, xs, ys, weights), skipped)
         history.append(entry)
         if on_epoch is not None:
