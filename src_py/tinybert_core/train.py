@@ -28,6 +28,15 @@ logistic regression C=1; the rule is in ``bench/tune.py``):
 from tinybert_core.adam import DECAY_MODES, Adam, all_finite
 from tinybert_core.arrays import zeros
 from tinybert_core.checks import is_number, is_whole
+from tinybert_core.dp import (
+    DP_OPTIONS,
+    PrivateTraining,
+    dp_event,
+    dp_plan,
+    dp_summary,
+    private_epoch,
+    resolve_dp_options,
+)
 from tinybert_core.gradients import (
     Scratch,
     add_gradient,
@@ -61,6 +70,9 @@ NOT_ENOUGH_LABELS = "Add examples of at least two labels before training."
 def resolve_options(options):
     """Return a new dict: DEFAULTS overridden by ``options`` (a dict, a JS object or None).
 
+    The differential-privacy options (``tinybert_core.dp.DP_OPTIONS``) are added only when
+    ``dp_noise_multiplier`` is given, with DP's own defaults for init and balance (see
+    ``tinybert_core.dp.resolve_dp_options``); without them the result is as before DP existed.
     Raises ValueError naming the option for an unknown key or a value out of range.
     """
     out = {}
@@ -70,9 +82,11 @@ def resolve_options(options):
         return out
     given = dict(options)
     for key in given.keys():
+        if key in DP_OPTIONS:
+            continue
         if key not in DEFAULTS:
             raise ValueError("Unknown training option '" + key + "'; allowed: "
-                             + ", ".join(DEFAULTS.keys()) + ".")
+                             + ", ".join(DEFAULTS.keys()) + ", " + ", ".join(DP_OPTIONS) + ".")
         out[key] = given[key]
     if not is_whole(out['epochs'], 0, MAX_EPOCHS):
         raise ValueError("epochs must be a whole number from 0 to " + str(MAX_EPOCHS) + ".")
@@ -97,6 +111,7 @@ def resolve_options(options):
         raise ValueError("seed must be a whole number of at least 0.")
     if not (out['balance'] is True or out['balance'] is False):
         raise ValueError("balance must be true or false.")
+    resolve_dp_options(given, out)
     return out
 
 
@@ -219,22 +234,31 @@ def _epoch_entry(epoch, result, skipped):
             'skipped_steps': skipped}
 
 
-def train_head(head, xs, ys, options, on_epoch=None):
+def train_head(head, xs, ys, options, on_epoch=None, random_source=None):
     """Train ``head`` in place on embeddings ``xs`` with label indices ``ys``.
 
     options: dict (or JS object, or None) overriding DEFAULTS: epochs (0 only initialises),
     learning_rate, batch_size, weight_decay, decay_mode ('decoupled' | 'l2'), seed, balance
     (class weights inversely proportional to counts), init ('prototype': scaled
     nearest-class-mean start, see prototype_init | 'zeros' | 'keep' the current weights),
-    scale (of the prototype init).
+    scale (of the prototype init); and for differentially private training (DP-SGD, see
+    tinybert_core.dp) dp_noise_multiplier z (None: plain training), dp_clip C (per-example
+    gradient L2 bound; None: no clipping) and dp_sampling ('poisson' | 'shuffle').
     on_epoch: None or a function called after each epoch with that epoch's entry.
+    random_source: with DP, an object whose ``bytes(n)`` returns n cryptographically random
+    bytes (tinybert_core.dp_random.SystemRandomBytes); only z = 0 with 'shuffle' needs none.
     Returns one entry per epoch, measured on the training examples after that epoch:
     ``{'epoch': 1.., 'loss': mean class-weighted cross-entropy, 'accuracy': fraction
-    predicted right (unweighted), 'skipped_steps': steps refused for a non-finite gradient}``.
-    Raises ValueError (see check_examples and resolve_options); the head is then unchanged.
+    predicted right (unweighted), 'skipped_steps': steps refused for a non-finite gradient}``;
+    with DP also ``'dp': {'noise_multiplier', 'clip', 'sampling', 'sampling_probability',
+    'steps' (so far)}``. The loss and accuracy are not private (see tinybert_core.dp).
+    Raises ValueError (see check_examples and resolve_options, and without a random source
+    that DP needs); the head is then unchanged.
     """
     opts = resolve_options(options)
     counts = check_examples(head, xs, ys)
+    plan = dp_plan(opts, len(xs))
+    dp_state = None if plan is None else PrivateTraining(plan, xs, random_source)
     weights = class_weights(counts, opts['balance'])
     n_labels = len(head.labels)
     dim = head.dim
@@ -257,16 +281,32 @@ def train_head(head, xs, ys, options, on_epoch=None):
     history = []
     for epoch in range(1, opts['epochs'] + 1):
         rng.shuffle(order)
-        skipped = _plain_epoch(head, xs, ys, weights, order, opts['batch_size'], scratch,
-                               adam_w, adam_b)
+        if dp_state is None:
+            skipped = _plain_epoch(head, xs, ys, weights, order, opts['batch_size'], scratch,
+                                   adam_w, adam_b)
+        else:
+            skipped = private_epoch(head, xs, ys, weights, order, dp_state, scratch, adam_w,
+                                    adam_b)
         entry = _epoch_entry(epoch, evaluate(head, xs, ys, weights), skipped)
+        if plan is not None:
+            entry['dp'] = dp_summary(plan, epoch)
         history.append(entry)
         if on_epoch is not None:
             on_epoch(entry)
     return history
 
 
-def train_fresh(labels, dim, xs, ys, options):
+def dp_event_of(options, n):
+    """The privacy mechanism that training with ``options`` on ``n`` examples runs, as plain
+    data for the accountant (tinybert_core.dp.dp_event; ``fl/privacy.py`` computes epsilon).
+
+    Raises ValueError for invalid options, without DP, or with dp_sampling 'shuffle'.
+    """
+    opts = resolve_options(options)
+    return dp_event(dp_plan(opts, n), opts['epochs'])
+
+
+def train_fresh(labels, dim, xs, ys, options, random_source=None):
     """Train a new head over ``labels`` and return it as plain data.
 
     For callers that need plain values rather than a LinearHead, e.g. a Web Worker posting its
@@ -274,18 +314,19 @@ def train_fresh(labels, dim, xs, ys, options):
     (weights row-major; history as from train_head). Raises ValueError like train_head.
     """
     head = LinearHead(labels, dim)
-    history = train_head(head, xs, ys, options)
+    history = train_head(head, xs, ys, options, None, random_source)
     return {'labels': head.labels, 'dim': dim, 'weights': head.weights, 'bias': head.bias,
             'history': history}
 
 
-def cross_validate(labels, dim, xs, ys, options, folds):
+def cross_validate(labels, dim, xs, ys, options, folds, random_source=None):
     """Estimate held-out accuracy by stratified k-fold cross-validation.
 
     For each fold a fresh head over ``labels`` is trained with ``options`` on the other folds
     and scored on this one; folds come from ``kfold_splits`` seeded with the options' seed.
-    init 'keep' means 'prototype' here (a fresh head has nothing to keep). A fold whose
-    training part has fewer than two labels is skipped.
+    init 'keep' means 'prototype' here, or 'zeros' with differential privacy (a fresh head has
+    nothing to keep); random_source as for train_head. A fold whose training part has fewer
+    than two labels is skipped.
     Returns ``{'accuracy', 'confusion' (m[true][predicted] over all scored examples),
     'folds' (folds used), 'examples' (examples scored)}``.
     Raises ValueError for invalid examples or options, or when no fold could be trained.
@@ -294,7 +335,7 @@ def cross_validate(labels, dim, xs, ys, options, folds):
     check_examples(head, xs, ys)
     opts = resolve_options(options)
     if opts['init'] == 'keep':
-        opts['init'] = 'prototype'
+        opts['init'] = 'prototype' if dp_plan(opts, len(xs)) is None else 'zeros'
     y_true = []
     y_pred = []
     used = 0
@@ -308,7 +349,7 @@ def cross_validate(labels, dim, xs, ys, options, folds):
         if len(seen.keys()) < 2 or len(splits[s]['test']) == 0:
             continue
         head = LinearHead(labels, dim)
-        train_head(head, train_x, train_y, opts)
+        train_head(head, train_x, train_y, opts, None, random_source)
         for i in splits[s]['test']:
             y_true.append(ys[i])
             y_pred.append(head.predict_index(xs[i]))
