@@ -12,9 +12,8 @@ The same bytes give the same numbers, bit for bit, in CPython and in the browser
 *, /, sqrt and comparisons are used, which IEEE doubles round correctly in both. ``Math.log``
 and ``Math.cos`` are not correctly rounded, and V8's differ from glibc's: measured on 200,000
 uniforms in (0, 1), Node 20's ``Math.log`` differed from CPython's ``math.log`` in the last
-bit for 7.2 % of them (``Math.cos(2 pi u)``: 3.3 %, ``Math.exp`` on [-30, 5]: 9.7 %). So the
-normals use Marsaglia's polar form of the Box-Muller transform, which needs no cosine, and
-the logarithm ``ln`` defined here from those operations.
+bit for 7.2 % of them (``Math.cos(2 pi u)``: 3.3 %). So the normals use Marsaglia's polar
+form of the Box-Muller transform, which needs no cosine, and ``tinybert_core.exact_math.ln``.
 
 Like any floating-point Gaussian sampler this one is not exactly Gaussian: uniforms are
 multiples of 2**-53, so the normals lie on a fine irregular grid and end near 12 standard
@@ -24,42 +23,12 @@ deviations; the accounting assumes the ideal distribution.
 from math import sqrt
 
 from tinybert_core.binary import as_bytes, new_bytes
+from tinybert_core.exact_math import ln
 
 # Bytes asked of the source at a time: a multiple of 7 (one uniform), and far below the 65,536
 # that one crypto.getRandomValues call may fill.
 CHUNK = 4095
 TWO53 = 9007199254740992.0
-SQRT_HALF = 0.7071067811865476
-SQRT_TWO = 1.4142135623730951
-# ln 2 split so that k * LN2_HI is exact for |k| < 2**20 (its low 21 bits are zero).
-LN2_HI = 6.93147180369123816490e-01
-LN2_LO = 1.90821492927058770002e-10
-# 1 / (2i + 1): the series atanh(f) / f = sum f^(2i) / (2i + 1); for |f| <= 0.172 the 12th
-# term is below 2**-53 of the first.
-_ATANH = [1.0 / (2 * i + 1) for i in range(12)]
-
-
-def ln(x):
-    """Natural logarithm of a finite ``x > 0``, from correctly rounded operations only.
-
-    ``x = 2**k m`` with m in [sqrt(1/2), sqrt(2)] (exact halvings and doublings), then
-    ``ln m = 2 atanh(f)``, ``f = (m - 1) / (m + 1)``. Within a few units in the last place of
-    ``math.log`` (the tests measure it), and the same bits in every runtime.
-    """
-    k = 0
-    m = x
-    while m < SQRT_HALF:
-        m = m * 2.0
-        k -= 1
-    while m > SQRT_TWO:
-        m = m * 0.5
-        k += 1
-    f = (m - 1.0) / (m + 1.0)
-    t = f * f
-    p = _ATANH[len(_ATANH) - 1]
-    for i in range(len(_ATANH) - 2, -1, -1):
-        p = _ATANH[i] + t * p
-    return k * LN2_HI + (k * LN2_LO + 2.0 * f * p)
 
 
 class SystemRandomBytes:

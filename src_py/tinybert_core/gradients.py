@@ -5,11 +5,11 @@ Loss of one example: ``w[y] * -log softmax(W x + b)[y]``. Its gradient is the ou
 [k == y])``: ``example_forward`` leaves ``delta`` in the scratch buffers and ``add_gradient``
 adds ``factor * delta x^T`` to the running sums, so the plain trainer (factor 1) and the
 differentially private one (factor = the example's clipping factor) share every operation.
+``exp`` and ``ln`` come from ``tinybert_core.exact_math``, not ``math``, so that training gives
+the same bits in CPython and in the browser.
 """
-# Imported by name: in the transpiled code ``math.f`` goes through a property getter.
-from math import exp, log
-
 from tinybert_core.arrays import zeros
+from tinybert_core.exact_math import exp, ln
 
 
 class Scratch:
@@ -54,7 +54,7 @@ def example_forward(head, x, y, weight, scratch):
     for k in range(n_labels):
         p = exps[k] / z
         scratch.delta[k] = weight * (p - 1.0 if k == y else p)
-    return [weight * (log(z) + top - logits[y]), best]
+    return [weight * (ln(z) + top - logits[y]), best]
 
 
 def add_gradient(scratch, x, factor):

@@ -1,13 +1,8 @@
-"""Differentially private training gives the same results in CPython and transpiled in Node.
-
-The random numbers (uniforms, normals, Poisson batches, the noise of a step) are built from
-+, -, *, /, sqrt and comparisons only and are compared bit for bit; so is ``ln``, the
-logarithm they use instead of ``Math.log`` (which differs from glibc's in the last bit for
-about 7 % of inputs). DP training itself also calls ``exp`` in the softmax, as plain training
-does, and V8's ``Math.exp`` differs from glibc's in the last bit for some inputs: weights are
-compared bit for bit where that holds and otherwise within rtol 1e-12 (the test prints how
-many configurations were bit-identical); the chosen batches and the steps are always equal.
-"""
+"""Differentially private training gives the same results, bit for bit, in CPython and
+transpiled in Node: the random numbers (uniforms, normals, Poisson batches, a step's noise) and
+the trained weights. Everything is built from +, -, *, /, sqrt and comparisons, including the
+``exp`` and ``ln`` of ``tinybert_core.exact_math`` (``Math.exp`` and ``Math.log`` differ from
+glibc's in the last bit for 7-10 % of inputs)."""
 import json
 import os
 import subprocess
@@ -89,15 +84,6 @@ console.log(JSON.stringify(out));
         assert js['n%d' % s] == dp_random.draws(InsecureSeededBytes(s), 'normal', 3000)
 
 
-def test_ln_is_bit_identical():
-    rng = np.random.default_rng(5)
-    xs = np.concatenate([rng.random(2000), np.exp(rng.uniform(-700, 700, 2000)),
-                         [5e-324, 2.0 ** -104, 1 - 2 ** -53, 1.0, 2.0, 1.7e308]]).tolist()
-    py, js = run_py_many('tinybert_core.dp_random', 'ln', [[x] for x in xs]), \
-        run_js_many('tinybert_core.dp_random', 'ln', [[x] for x in xs])
-    assert py == js
-
-
 def test_poisson_batches_and_a_steps_noise_are_bit_identical():
     js = node("""
 const stream = new dpr.RandomStream(new rng.InsecureSeededBytes(9));
@@ -144,17 +130,11 @@ const out = input.configs.map(([xs, ys, opts, seed]) =>
 console.log(JSON.stringify(out.map(r => ({weights: plain(r.weights), bias: plain(r.bias),
                                          history: r.history}))));
 """, {'configs': CONFIGS, 'labels': LABELS, 'dim': DIM})
-    identical = 0
     for (xs, ys, opts, seed), b in zip(CONFIGS, js):
         a = round_trip(train_fresh(LABELS, DIM, xs, ys, opts, InsecureSeededBytes(seed)))
-        assert [e['dp'] for e in a['history']] == [e['dp'] for e in b['history']]
+        assert a['weights'] == b['weights'] and a['bias'] == b['bias']
+        assert a['history'] == b['history']
         assert [e['skipped_steps'] for e in a['history']] == [0] * len(a['history'])
-        assert [e['skipped_steps'] for e in b['history']] == [0] * len(a['history'])
-        for key in ('weights', 'bias'):
-            assert np.allclose(a[key], b[key], rtol=1e-12, atol=1e-300), key
-        identical += a['weights'] == b['weights'] and a['bias'] == b['bias']
-    print('\n%d of %d DP trainings bit-identical in Node and CPython' % (identical,
-                                                                      len(CONFIGS)))
 
 
 def test_dp_refusals_have_identical_messages():
@@ -253,5 +233,6 @@ console.log(JSON.stringify({weights: plain(h.weights), bias: plain(h.bias), hist
 """, {'labels': LABELS, 'dim': DIM, 'w': w, 'b': b, 'xs': XS, 'ys': YS, 'opts': opts})
     h = head_with_weights(LABELS, DIM, w, b)
     hist = train_head(h, XS, YS, opts, None, InsecureSeededBytes(11))
-    assert round_trip(hist)[1]['dp'] == js['hist'][1]['dp']
-    assert np.allclose(h.weights, js['weights'], rtol=1e-12) and list(h.weights) != w
+    assert round_trip(hist) == js['hist']
+    assert list(h.weights) == js['weights'] and list(h.bias) == js['bias']
+    assert list(h.weights) != w
