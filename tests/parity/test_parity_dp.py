@@ -196,7 +196,7 @@ for (const [name, opts] of Object.entries(input.options)) {
     times.push(performance.now() - t0);
   }
   const warm = times.slice(1).sort((a, b) => a - b);
-  out[name] = {first_ms: times[0], median_ms: warm[Math.floor(warm.length / 2)]};
+  out[name] = {first_ms: times[0], median_ms: warm[Math.floor(warm.length / 2)], min_ms: warm[0]};
 }
 console.log(JSON.stringify(out));
 """
