@@ -43,24 +43,35 @@ def class_statistics(xs, ys, n_labels, dim):
     return {"weights": weights, "bias": bias}
 
 
-def local_update(labels, dim, xs, ys, weights, bias, version, options):
+def local_update(labels, dim, xs, ys, weights, bias, version, options, random_source=None):
     """This browser's new head for a round that starts from the global head ``weights``,
     ``bias`` (row-major) at ``version``; the update to send is this minus the global head.
 
     version 0: the class statistics (``class_statistics``; examples of one label are enough).
     Later: the global head trained on ``xs``/``ys`` with ``options`` (see tinybert_core.train; init
-    'keep'), then labels without local examples put back to their global row and bias.
+    'keep'), then labels without local examples put back to their global row and bias. With
+    differential privacy in ``options``: ``random_source`` is the source of random bytes that
+    train_head needs, every row keeps its noise (which labels are present is not private),
+    version 0 is refused (the statistics are not private), and ``examples`` is still the true
+    count.
     Returns ``{"weights", "bias", "examples"}``. Raises ValueError (tinybert_core.train's messages).
     """
     opts = resolve_options(options)   # checked in every round, though round 1 trains nothing
+    if version == 0 and "dp_noise_multiplier" in opts:
+        raise ValueError("The first round sends each label's sum of examples, which "
+                         + "differential privacy does not cover: take part with "
+                         + "dp_noise_multiplier from the second round on.")
     if version == 0:
         count_examples(LinearHead(labels, dim), xs, ys)
         stats = class_statistics(xs, ys, len(labels), dim)
         return {"weights": stats["weights"], "bias": stats["bias"], "examples": len(xs)}
     opts["init"] = "keep"
     head = head_with_weights(labels, dim, weights, bias)
-    train_head(head, xs, ys, opts, None)
+    train_head(head, xs, ys, opts, None, random_source)
     # Labels without local examples keep the global row (measured: TREC-6, 10 clients,
-    # round 10: 54.6 % -> 69.1 % with this).
-    keep_unseen_rows(head.weights, head.bias, weights, bias, dim, labels_seen(ys, len(labels)))
+    # round 10: 54.6 % -> 69.1 % with this). Not under differential privacy: which labels
+    # this browser has is not covered by the noise, which every row then keeps.
+    if "dp_noise_multiplier" not in opts:
+        keep_unseen_rows(head.weights, head.bias, weights, bias, dim,
+                         labels_seen(ys, len(labels)))
     return {"weights": head.weights, "bias": head.bias, "examples": len(xs)}

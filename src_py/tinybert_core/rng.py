@@ -11,6 +11,8 @@ JavaScript mulberry32 (``Math.imul`` version) for the same seed.
 # Imported by name: in the transpiled code ``math.f`` goes through a property getter.
 from math import floor
 
+from tinybert_core.binary import frozen, new_bytes
+
 TWO32 = 4294967296
 TWO16 = 65536
 
@@ -68,6 +70,30 @@ class Rng:
             items[i] = items[j]
             items[j] = swap
         return None
+
+
+class InsecureSeededBytes:
+    """NOT PRIVATE: predictable bytes from a seed, for tests and parity checks only.
+
+    A random source for ``tinybert_core.dp_random`` (``bytes(n)`` returns ``n`` bytes: the
+    mulberry32 outputs for ``seed``, each little-endian), so that differentially private
+    training can be repeated exactly in CPython and in the browser. Anyone who knows or guesses
+    the seed can undo the noise: real use needs ``tinybert_core.dp_random.SystemRandomBytes``
+    or another cryptographic source.
+    """
+
+    def __init__(self, seed):
+        self.rng = Rng(seed)
+
+    def bytes(self, n):
+        out = new_bytes(n)
+        word = 0
+        for i in range(n):
+            if i % 4 == 0:
+                word = _next_u32(self.rng)
+            out[i] = word % 256
+            word = word // 256
+        return frozen(out)
 
 
 def u32_sequence(seed, n):

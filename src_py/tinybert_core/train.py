@@ -1,7 +1,8 @@
 """Training of the linear softmax head on cached sentence embeddings (pure, deterministic).
 
 Loss: class-weighted cross-entropy, ``(1/|B|) sum_i w[y_i] * -log softmax(W x_i + b)[y_i]``
-over a mini-batch B; analytic gradients; Adam with bias correction; weight decay on W only.
+over a mini-batch B; analytic gradients (``tinybert_core.gradients``); Adam with bias correction;
+weight decay on W only.
 Shuffling uses the seeded mulberry32 generator of ``tinybert_core.rng``, so the same inputs and
 options give the same weights in CPython and in the browser.
 
@@ -24,12 +25,27 @@ logistic regression C=1; the rule is in ``bench/tune.py``):
   (0.001: 0.964; 0.01: 0.945, and worst gap -0.009).
 - Adam epsilon 1e-8 (1e-3 and 1e-2 were not better); 5 epochs, the product's budget.
 """
-# Imported by name: in the transpiled code ``math.f`` goes through a property getter.
-from math import exp, log
-
 from tinybert_core.adam import DECAY_MODES, Adam, all_finite
 from tinybert_core.arrays import zeros
 from tinybert_core.checks import is_number, is_whole
+from tinybert_core.dp import (
+    DP_OPTIONS,
+    PrivateTraining,
+    dp_event,
+    dp_plan,
+    dp_summary,
+    private_epoch,
+    resolve_dp_options,
+)
+from tinybert_core.gradients import (
+    Scratch,
+    add_gradient,
+    evaluate,
+    example_forward,
+    loss_and_gradient,  # noqa: F401  (importable from here under CPython, as before)
+    mean_step,
+    zero_gradient,
+)
 from tinybert_core.head import LinearHead
 from tinybert_core.metrics import accuracy, confusion_matrix, kfold_splits
 from tinybert_core.rng import Rng
@@ -54,6 +70,9 @@ NOT_ENOUGH_LABELS = "Add examples of at least two labels before training."
 def resolve_options(options):
     """Return a new dict: DEFAULTS overridden by ``options`` (a dict, a JS object or None).
 
+    The differential-privacy options (``tinybert_core.dp.DP_OPTIONS``) are added only when
+    ``dp_noise_multiplier`` is given, with DP's own defaults for init and balance (see
+    ``tinybert_core.dp.resolve_dp_options``); without them the result is as before DP existed.
     Raises ValueError naming the option for an unknown key or a value out of range.
     """
     out = {}
@@ -63,9 +82,11 @@ def resolve_options(options):
         return out
     given = dict(options)
     for key in given.keys():
+        if key in DP_OPTIONS:
+            continue
         if key not in DEFAULTS:
             raise ValueError("Unknown training option '" + key + "'; allowed: "
-                             + ", ".join(DEFAULTS.keys()) + ".")
+                             + ", ".join(DEFAULTS.keys()) + ", " + ", ".join(DP_OPTIONS) + ".")
         out[key] = given[key]
     if not is_whole(out['epochs'], 0, MAX_EPOCHS):
         raise ValueError("epochs must be a whole number from 0 to " + str(MAX_EPOCHS) + ".")
@@ -90,6 +111,7 @@ def resolve_options(options):
         raise ValueError("seed must be a whole number of at least 0.")
     if not (out['balance'] is True or out['balance'] is False):
         raise ValueError("balance must be true or false.")
+    resolve_dp_options(given, out)
     return out
 
 
@@ -190,83 +212,21 @@ def prototype_init(head, xs, ys, counts, scale):
     return None
 
 
-class _Scratch:
-    """Buffers reused by every step, so the inner loops allocate nothing."""
-
-    def __init__(self, n_labels, dim):
-        self.logits = zeros(n_labels)
-        self.exps = zeros(n_labels)
-        self.grad_w = zeros(n_labels * dim)
-        self.grad_b = zeros(n_labels)
-
-
-def _example_loss(head, x, y, weight, scratch, accumulate):
-    """Weighted cross-entropy of one example; adds its gradient to scratch if accumulate.
-
-    Returns [loss, predicted index]. Uses the log-sum-exp form, so no probability is 0.
-    """
-    n_labels = len(head.labels)
-    dim = head.dim
-    w = head.weights
-    logits = scratch.logits
-    best = 0
-    for k in range(n_labels):
-        total = head.bias[k]
-        base = k * dim
-        for j in range(dim):
-            total += w[base + j] * x[j]
-        logits[k] = total
-        if total > logits[best]:
-            best = k
-    top = logits[best]
-    exps = scratch.exps
-    z = 0.0
-    for k in range(n_labels):
-        exps[k] = exp(logits[k] - top)
-        z += exps[k]
-    loss = weight * (log(z) + top - logits[y])
-    if accumulate:
-        gw = scratch.grad_w
-        for k in range(n_labels):
-            p = exps[k] / z
-            delta = weight * (p - 1.0 if k == y else p)
-            scratch.grad_b[k] += delta
-            base = k * dim
-            for j in range(dim):
-                gw[base + j] += delta * x[j]
-    return [loss, best]
-
-
-def loss_and_gradient(head, xs, ys, weights, indices):
-    """Mean weighted loss over ``xs[indices]`` and its gradient.
-
-    weights: per-label loss weights (see class_weights). Returns
-    ``{'loss', 'grad_w' (row-major, like head.weights), 'grad_b'}``.
-    """
-    scratch = _Scratch(len(head.labels), head.dim)
-    total = 0.0
-    for t in range(len(indices)):
-        i = indices[t]
-        total += _example_loss(head, xs[i], ys[i], weights[ys[i]], scratch, True)[0]
-    scale = 1.0 / len(indices)
-    for i in range(len(scratch.grad_w)):
-        scratch.grad_w[i] = scratch.grad_w[i] * scale
-    for k in range(len(scratch.grad_b)):
-        scratch.grad_b[k] = scratch.grad_b[k] * scale
-    return {'loss': total * scale, 'grad_w': scratch.grad_w, 'grad_b': scratch.grad_b}
-
-
-def evaluate(head, xs, ys, weights):
-    """``{'loss': mean weighted loss, 'accuracy': fraction of argmax hits}`` on (xs, ys)."""
-    scratch = _Scratch(len(head.labels), 0)
-    total = 0.0
-    hits = 0
-    for i in range(len(xs)):
-        result = _example_loss(head, xs[i], ys[i], weights[ys[i]], scratch, False)
-        total += result[0]
-        if result[1] == ys[i]:
-            hits += 1
-    return {'loss': total / len(xs), 'accuracy': hits / len(xs)}
+def _plain_epoch(head, xs, ys, weights, order, size, scratch, adam_w, adam_b):
+    """One pass over ``order`` in batches of ``size``; returns the number of skipped steps."""
+    skipped = 0
+    start = 0
+    while start < len(order):
+        stop = min(start + size, len(order))
+        zero_gradient(scratch)
+        for t in range(start, stop):
+            i = order[t]
+            example_forward(head, xs[i], ys[i], weights[ys[i]], scratch)
+            add_gradient(scratch, xs[i], 1.0)
+        if not mean_step(head, scratch, stop - start, adam_w, adam_b):
+            skipped += 1
+        start = stop
+    return skipped
 
 
 def _epoch_entry(epoch, result, skipped):
@@ -274,22 +234,31 @@ def _epoch_entry(epoch, result, skipped):
             'skipped_steps': skipped}
 
 
-def train_head(head, xs, ys, options, on_epoch=None):
+def train_head(head, xs, ys, options, on_epoch=None, random_source=None):
     """Train ``head`` in place on embeddings ``xs`` with label indices ``ys``.
 
     options: dict (or JS object, or None) overriding DEFAULTS: epochs (0 only initialises),
     learning_rate, batch_size, weight_decay, decay_mode ('decoupled' | 'l2'), seed, balance
     (class weights inversely proportional to counts), init ('prototype': scaled
     nearest-class-mean start, see prototype_init | 'zeros' | 'keep' the current weights),
-    scale (of the prototype init).
+    scale (of the prototype init); and for differentially private training (DP-SGD, see
+    tinybert_core.dp) dp_noise_multiplier z (None: plain training), dp_clip C (per-example
+    gradient L2 bound; None: no clipping) and dp_sampling ('poisson' | 'shuffle').
     on_epoch: None or a function called after each epoch with that epoch's entry.
+    random_source: with DP, an object whose ``bytes(n)`` returns n cryptographically random
+    bytes (tinybert_core.dp_random.SystemRandomBytes); only z = 0 with 'shuffle' needs none.
     Returns one entry per epoch, measured on the training examples after that epoch:
     ``{'epoch': 1.., 'loss': mean class-weighted cross-entropy, 'accuracy': fraction
-    predicted right (unweighted), 'skipped_steps': steps refused for a non-finite gradient}``.
-    Raises ValueError (see check_examples and resolve_options); the head is then unchanged.
+    predicted right (unweighted), 'skipped_steps': steps refused for a non-finite gradient}``;
+    with DP also ``'dp': {'noise_multiplier', 'clip', 'sampling', 'sampling_probability',
+    'steps' (so far)}``. The loss and accuracy are not private (see tinybert_core.dp).
+    Raises ValueError (see check_examples and resolve_options, and without a random source
+    that DP needs); the head is then unchanged.
     """
     opts = resolve_options(options)
     counts = check_examples(head, xs, ys)
+    plan = dp_plan(opts, len(xs))
+    dp_state = None if plan is None else PrivateTraining(plan, xs, random_source)
     weights = class_weights(counts, opts['balance'])
     n_labels = len(head.labels)
     dim = head.dim
@@ -306,50 +275,38 @@ def train_head(head, xs, ys, options, on_epoch=None):
     adam_w = Adam(n_labels * dim, opts['learning_rate'], 0.9, 0.999, 1e-8,
                   opts['weight_decay'], opts['decay_mode'])
     adam_b = Adam(n_labels, opts['learning_rate'], 0.9, 0.999, 1e-8, 0.0, 'decoupled')
-    scratch = _Scratch(n_labels, dim)
+    scratch = Scratch(n_labels, dim)
     rng = Rng(opts['seed'])
     order = [i for i in range(len(xs))]
-    size = opts['batch_size']
     history = []
     for epoch in range(1, opts['epochs'] + 1):
         rng.shuffle(order)
-        skipped = 0
-        start = 0
-        while start < len(order):
-            stop = min(start + size, len(order))
-            for i in range(n_labels * dim):
-                scratch.grad_w[i] = 0.0
-            for k in range(n_labels):
-                scratch.grad_b[k] = 0.0
-            for t in range(start, stop):
-                i = order[t]
-                _example_loss(head, xs[i], ys[i], weights[ys[i]], scratch, True)
-            inv = 1.0 / (stop - start)
-            # g * 0 is 0 for a finite g and NaN for NaN or +-inf, so `check` stays 0 exactly
-            # when every gradient is finite; both halves are checked before either moves.
-            check = 0.0
-            for i in range(n_labels * dim):
-                g = scratch.grad_w[i] * inv
-                scratch.grad_w[i] = g
-                check += g * 0.0
-            for k in range(n_labels):
-                g = scratch.grad_b[k] * inv
-                scratch.grad_b[k] = g
-                check += g * 0.0
-            if check == 0:
-                adam_w.apply(head.weights, scratch.grad_w)
-                adam_b.apply(head.bias, scratch.grad_b)
-            else:
-                skipped += 1
-            start = stop
+        if dp_state is None:
+            skipped = _plain_epoch(head, xs, ys, weights, order, opts['batch_size'], scratch,
+                                   adam_w, adam_b)
+        else:
+            skipped = private_epoch(head, xs, ys, weights, order, dp_state, scratch, adam_w,
+                                    adam_b)
         entry = _epoch_entry(epoch, evaluate(head, xs, ys, weights), skipped)
+        if plan is not None:
+            entry['dp'] = dp_summary(plan, epoch)
         history.append(entry)
         if on_epoch is not None:
             on_epoch(entry)
     return history
 
 
-def train_fresh(labels, dim, xs, ys, options):
+def dp_event_of(options, n):
+    """The privacy mechanism that training with ``options`` on ``n`` examples runs, as plain
+    data for the accountant (tinybert_core.dp.dp_event; ``fl/privacy.py`` computes epsilon).
+
+    Raises ValueError for invalid options, without DP, or with dp_sampling 'shuffle'.
+    """
+    opts = resolve_options(options)
+    return dp_event(dp_plan(opts, n), opts['epochs'])
+
+
+def train_fresh(labels, dim, xs, ys, options, random_source=None):
     """Train a new head over ``labels`` and return it as plain data.
 
     For callers that need plain values rather than a LinearHead, e.g. a Web Worker posting its
@@ -357,18 +314,19 @@ def train_fresh(labels, dim, xs, ys, options):
     (weights row-major; history as from train_head). Raises ValueError like train_head.
     """
     head = LinearHead(labels, dim)
-    history = train_head(head, xs, ys, options)
+    history = train_head(head, xs, ys, options, None, random_source)
     return {'labels': head.labels, 'dim': dim, 'weights': head.weights, 'bias': head.bias,
             'history': history}
 
 
-def cross_validate(labels, dim, xs, ys, options, folds):
+def cross_validate(labels, dim, xs, ys, options, folds, random_source=None):
     """Estimate held-out accuracy by stratified k-fold cross-validation.
 
     For each fold a fresh head over ``labels`` is trained with ``options`` on the other folds
     and scored on this one; folds come from ``kfold_splits`` seeded with the options' seed.
-    init 'keep' means 'prototype' here (a fresh head has nothing to keep). A fold whose
-    training part has fewer than two labels is skipped.
+    init 'keep' means 'prototype' here, or 'zeros' with differential privacy (a fresh head has
+    nothing to keep); random_source as for train_head. A fold whose training part has fewer
+    than two labels is skipped.
     Returns ``{'accuracy', 'confusion' (m[true][predicted] over all scored examples),
     'folds' (folds used), 'examples' (examples scored)}``.
     Raises ValueError for invalid examples or options, or when no fold could be trained.
@@ -377,7 +335,7 @@ def cross_validate(labels, dim, xs, ys, options, folds):
     check_examples(head, xs, ys)
     opts = resolve_options(options)
     if opts['init'] == 'keep':
-        opts['init'] = 'prototype'
+        opts['init'] = 'prototype' if dp_plan(opts, len(xs)) is None else 'zeros'
     y_true = []
     y_pred = []
     used = 0
@@ -391,7 +349,7 @@ def cross_validate(labels, dim, xs, ys, options, folds):
         if len(seen.keys()) < 2 or len(splits[s]['test']) == 0:
             continue
         head = LinearHead(labels, dim)
-        train_head(head, train_x, train_y, opts)
+        train_head(head, train_x, train_y, opts, None, random_source)
         for i in splits[s]['test']:
             y_true.append(ys[i])
             y_pred.append(head.predict_index(xs[i]))
