@@ -22,6 +22,8 @@ BENCHMARKS = {
     'fl_simulation': ('fl_simulation', True,
                       'federated rounds vs centralised; int8 vs float deltas; bytes per update'),
     'fl_load': ('fl_load', True, '50 clients posting updates to gunicorn, SQLite and PostgreSQL'),
+    'gossip_simulation': ('gossip_simulation', True,
+                          'peer-to-peer push-sum gossip vs server FedAvg, churn, a x10 peer'),
     'sms_python': ('sms_python', True,
                    'python -m tinybert on SMS spam: held-out accuracy, native rows/s'),
 }

@@ -41,6 +41,13 @@ MAX_MASS = 1e9
 # The largest L2 norm of a head a frame may carry: prototype heads have rows of length
 # ``scale`` (40), so even hundreds of labels stay far below this.
 HEAD_NORM_LIMIT = 10000.0
+# A received head may be at most this many times as long as the receiver's own (a scaled
+# head is refused), and is pulled to within this fraction of the own head's length of it.
+# Measured (bench/gossip_simulation.py, TREC-6, 8 peers): honest heads have length ~40, one
+# epoch moves a head by ~2 and two peers' heads are ~3 apart, so 0.15 (6 units) lets honest
+# heads through unchanged and bounds what a bad one does.
+NORM_FACTOR = 2.0
+DISTANCE_FRACTION = 0.15
 # The page counts a received mass for at most this many times its own example count, so that
 # no peer can claim the whole federation's weight (see ``mix``).
 MASS_CAP_FACTOR = 4.0
@@ -128,18 +135,25 @@ def decode_frame(data):
             "signature": _slice(data, HEADER + length, len(data))}
 
 
-def check_frame(frame, rows, cols, sender):
+def check_frame(frame, rows, cols, sender, max_norm):
     """Refuse (GossipError) a decoded frame of another shape, from another sender than the
-    channel's peer, or whose head is longer than HEAD_NORM_LIMIT."""
+    channel's peer, or whose head is longer than ``max_norm`` (None: HEAD_NORM_LIMIT; the
+    page passes NORM_FACTOR times its own head's length)."""
     if frame["rows"] != rows or frame["cols"] != cols:
         raise GossipError("bad_shape", "the head is " + str(frame["rows"]) + " x "
                           + str(frame["cols"]) + ", this federation's " + str(rows) + " x "
                           + str(cols))
     if frame["sender"] != sender:
         raise GossipError("wrong_sender", "the frame names another sender than its channel")
-    if _norm(frame["weights"], frame["bias"]) > HEAD_NORM_LIMIT:
-        raise GossipError("too_large", "the head is longer than the limit")
+    limit = HEAD_NORM_LIMIT if max_norm is None else max_norm
+    if _norm(frame["weights"], frame["bias"]) > limit:
+        raise GossipError("too_large", "the head is longer than this peer accepts")
     return None
+
+
+def head_norm(weights, bias):
+    """The L2 length of a head (weights and bias as one vector)."""
+    return _norm(weights, bias)
 
 
 def _norm(weights, bias):

@@ -53,11 +53,15 @@ def test_frames_of_another_shape_or_sender_are_refused():
     weights, bias = head()
     frame = gossip.decode_frame(signed(gossip.encode_frame(5, 1, 0, 1.0, ROWS, COLS,
                                                            weights, bias)))
-    gossip.check_frame(frame, ROWS, COLS, 5)
+    gossip.check_frame(frame, ROWS, COLS, 5, None)
     with pytest.raises(GossipError, match="this federation's"):
-        gossip.check_frame(frame, ROWS, COLS + 1, 5)
+        gossip.check_frame(frame, ROWS, COLS + 1, 5, None)
     with pytest.raises(GossipError, match="another sender"):
-        gossip.check_frame(frame, ROWS, COLS, 6)
+        gossip.check_frame(frame, ROWS, COLS, 6, None)
+    length = gossip.head_norm(frame["weights"], frame["bias"])
+    assert np.isclose(length, np.linalg.norm(frame["weights"] + frame["bias"]))
+    with pytest.raises(GossipError, match="longer"):
+        gossip.check_frame(frame, ROWS, COLS, 5, length * 0.99)
     with pytest.raises(GossipError, match="NaN|finite"):
         gossip.encode_frame(5, 1, 0, 1.0, ROWS, COLS, [float("nan")] * (ROWS * COLS), bias)
 
