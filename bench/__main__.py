@@ -22,6 +22,8 @@ BENCHMARKS = {
     'fl_simulation': ('fl_simulation', True,
                       'federated rounds vs centralised; int8 vs float deltas; bytes per update'),
     'fl_load': ('fl_load', True, '50 clients posting updates to gunicorn, SQLite and PostgreSQL'),
+    'api_frameworks': ('api_frameworks', False,
+                       'per-request cost of APIFlask, flask-smorest, spectree vs plain Flask'),
 }
 
 
