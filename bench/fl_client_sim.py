@@ -1,16 +1,17 @@
 """Simulated federation clients under CPython, and the real server they talk to.
 
 ``SimClient`` follows the page's ``src_py/fl_client.py`` step for step, with the same core
-modules (``tinybert_core.train``, ``tinybert_core.delta``, ``tinybert_core.codec``): register, ``GET /api/federation``,
-``GET /api/head``, the local update (``tinybert_core.fl_local``: class statistics while the global
-head is version 0, else the head trained locally), delta, clip to the announced bound,
-encode, ``POST /api/update`` with the bearer token; network failures and 5xx are retried
-three times, a 409 stale_round/stale_base makes it train again from the new head once, an
-unknown token makes it register again once.
+modules (``tinybert_core.train``, ``tinybert_core.delta``, ``tinybert_core.codec``): register,
+``GET /api/federation``, ``GET /api/head``, the local update (``tinybert_core.fl_local``: class
+statistics while the global head is version 0, else the head trained locally), delta, clip
+to the announced bound, encode, ``POST /api/update`` with the bearer token; network
+failures and 5xx are retried three times, a 409 stale_round/stale_base makes it train again
+from the new head once, an unknown token makes it register again once.
 Only the transport differs: ``http.client`` instead of ``fetch``.
 
 ``ServerProcess`` starts ``python -m fl`` or gunicorn on a free loopback port with a given
-environment and stops it (its own process group only).
+environment (a PostgreSQL database migrated first by ``python -m fl db upgrade``) and stops
+it (its own process group only).
 """
 import http.client
 import json
@@ -106,12 +107,12 @@ class Http:
 
 
 def train_local(labels, dim, xs, ys, head, options):
-    """The page's ``Classifier.train_local``: ``tinybert_core.fl_local.local_update`` from the global
-    ``head`` (a codec Head). Returns ``{weights, bias, examples}``. Raises CannotTrain."""
+    """The page's ``Classifier.train_local``: ``tinybert_core.fl_local.local_update`` from the
+    global ``head`` (a codec Head). Returns ``{weights, bias, examples}``. Raises CannotTrain."""
     try:
         return local_update(labels, dim, xs, ys, head.weights, head.bias, head.version, options)
     except ValueError as error:
-        raise CannotTrain(str(error))
+        raise CannotTrain(str(error)) from None
 
 
 def clipped_delta(local, head, bound):
@@ -215,6 +216,9 @@ class ServerProcess:
         self.proc = None
 
     def start(self, timeout=60):
+        if "DATABASE_URL" in self.env:   # PostgreSQL: migrated first, as an operator does
+            subprocess.run([sys.executable, "-m", "fl", "db", "upgrade"], cwd=REPO,
+                           env=self.env, check=True, capture_output=True, timeout=120)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.cmd, cwd=REPO, env=self.env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
