@@ -358,13 +358,20 @@ def markdown(results):
                   '%s: %s' % (p['database'], ', '.join('%s %.2f' % kv
                                                       for kv in p['reads_ms'].items()))
                   for p in results['profiles']) + '.']
+    if results.get('baseline'):
+        b = results['baseline']
+        lines += ['', '## The server before this version (%s), same bench just before'
+                  % b['server'], '']
+        for t in b['runs']:
+            lines.append('- %s' % t)
     if results.get('switches'):
         lines += ['', '## Group commit and the SQLite write lock, on and off (%d s runs, same'
                   ' load, one after the other)' % TRIAL_SECONDS, '']
         for t in results['switches']:
             lines.append('- %s' % t)
     if results.get('tried'):
-        lines += ['', '## Server configurations tried (%d s runs, same load)' % TRIAL_SECONDS,
+        lines += ['', '## Server configurations tried (%d s runs, same load%s)' % (
+            TRIAL_SECONDS, ', ' + results['tried_with'] if results.get('tried_with') else ''),
                   '']
         for t in results['tried']:
             lines.append('- %s' % t)
@@ -498,7 +505,7 @@ def run(argv=None):
         'seconds': time.perf_counter() - start,
         'load_average': '%.1f / %.1f' % (load[0], os.getloadavg()[0]),
         'versions': {'python': platform.python_version()}}
-    for key in ('tried', 'switches'):   # from the last --trials and --switches runs
+    for key in ('tried', 'tried_with', 'switches'):   # from the last --trials, --switches
         if previous and previous.get(key):
             results[key] = previous[key]
     _save(results)
