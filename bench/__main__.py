@@ -26,6 +26,8 @@ BENCHMARKS = {
                           'peer-to-peer push-sum gossip vs server FedAvg, churn, a x10 peer'),
     'sms_python': ('sms_python', True,
                    'python -m tinybert on SMS spam: held-out accuracy, native rows/s'),
+    'api_frameworks': ('api_frameworks', False,
+                       'per-request cost of APIFlask, flask-smorest, spectree vs plain Flask'),
 }
 
 

@@ -11,7 +11,8 @@ register again once.
 Only the transport differs: ``http.client`` instead of ``fetch``.
 
 ``ServerProcess`` starts ``python -m fl`` or gunicorn on a free loopback port with a given
-environment and stops it (its own process group only).
+environment (a PostgreSQL database migrated first by ``python -m fl db upgrade``) and stops
+it (its own process group only).
 """
 import http.client
 import json
@@ -112,7 +113,7 @@ def train_local(labels, dim, xs, ys, head, options):
     try:
         return local_update(labels, dim, xs, ys, head.weights, head.bias, head.version, options)
     except ValueError as error:
-        raise CannotTrain(str(error)) from error
+        raise CannotTrain(str(error)) from None
 
 
 def clipped_delta(local, head, bound):
@@ -216,6 +217,9 @@ class ServerProcess:
         self.proc = None
 
     def start(self, timeout=60):
+        if "DATABASE_URL" in self.env:   # PostgreSQL: migrated first, as an operator does
+            subprocess.run([sys.executable, "-m", "fl", "db", "upgrade"], cwd=REPO,
+                           env=self.env, check=True, capture_output=True, timeout=120)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.cmd, cwd=REPO, env=self.env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)

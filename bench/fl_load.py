@@ -28,7 +28,9 @@ Protocol:
   the same updates through the Flask test client in-process (no HTTP), with timers around
   the pieces of the request path.
 
-Writes ``bench/results/fl_load.{json,md}``.
+Writes ``bench/results/fl_load.{json,md}``. Options: ``--seconds``, ``--workers``,
+``--databases``; ``--trials`` (worker counts and classes) and ``--switches`` (group commit
+and the SQLite write lock on and off) add short runs to the saved results.
 """
 import argparse
 import http.client
@@ -356,8 +358,20 @@ def markdown(results):
                   '%s: %s' % (p['database'], ', '.join('%s %.2f' % kv
                                                       for kv in p['reads_ms'].items()))
                   for p in results['profiles']) + '.']
+    if results.get('baseline'):
+        b = results['baseline']
+        lines += ['', '## The server before this version (%s), same bench just before'
+                  % b['server'], '']
+        for t in b['runs']:
+            lines.append('- %s' % t)
+    if results.get('switches'):
+        lines += ['', '## Group commit and the SQLite write lock, on and off (%d s runs, same'
+                  ' load, one after the other)' % TRIAL_SECONDS, '']
+        for t in results['switches']:
+            lines.append('- %s' % t)
     if results.get('tried'):
-        lines += ['', '## Server configurations tried (%d s runs, same load)' % TRIAL_SECONDS,
+        lines += ['', '## Server configurations tried (%d s runs, same load%s)' % (
+            TRIAL_SECONDS, ', ' + results['tried_with'] if results.get('tried_with') else ''),
                   '']
         for t in results['tried']:
             lines.append('- %s' % t)
@@ -371,6 +385,11 @@ TRIALS = [('sqlite', 2, ()), ('sqlite', 4, ()), ('sqlite', 2, ('--threads', '32'
           ('postgresql', 2, ()), ('postgresql', 4, ('--threads', '8')),
           ('postgresql', 2, SYNC)]
 TRIAL_SECONDS = 15
+# The server's switches (fl/config.py) whose worth --switches measures.
+SWITCHES = [('sqlite', {}), ('sqlite', {'GROUP_COMMIT': '0'}),
+            ('sqlite', {'SQLITE_WRITE_LOCK': '0'}),
+            ('sqlite', {'GROUP_COMMIT': '0', 'SQLITE_WRITE_LOCK': '0'}),
+            ('postgresql', {}), ('postgresql', {'GROUP_COMMIT': '0'})]
 
 
 def _line(r, extra=()):
@@ -386,21 +405,27 @@ def _line(r, extra=()):
                 c['load_generator']))
 
 
-def trials(folder):
-    """Short runs of TRIALS (worker counts and classes) that chose WORKERS."""
+def trials(folder, runs=None):
+    """Short runs of ``runs`` (default TRIALS, the worker counts and classes that chose
+    WORKERS): ``(database, workers, gunicorn arguments, server environment)`` each."""
     lines = []
     pg = None
+    runs = [t + ({},) for t in TRIALS] if runs is None else runs
     try:
-        for i, (database, workers, extra) in enumerate(TRIALS):
-            print('  trial %s %d %s' % (database, workers, ' '.join(extra)), flush=True)
+        for i, (database, workers, extra, switches) in enumerate(runs):
+            label = ' '.join(extra) or SERVER_CLASS
+            if switches:
+                label += ', ' + ' '.join('%s=%s' % kv for kv in sorted(switches.items()))
+            print('  trial %s %d %s' % (database, workers, label), flush=True)
             if database == 'sqlite':
                 env, pid = {'DATABASE_PATH': os.path.join(folder, 'trial%d.sqlite3' % i)}, None
             else:
                 if pg is None:
                     pg, _, pid = start_postgres()
                 env = {'DATABASE_URL': pg.create_database('trial%d' % i)}
-            lines.append(_line(load_run(env, folder, database, workers, TRIAL_SECONDS, pid,
-                                        extra), extra))
+            result = load_run(dict(env, **switches), folder, database, workers, TRIAL_SECONDS,
+                              pid, extra)
+            lines.append(_line(result, (label,)))
     finally:
         if pg is not None:
             pg.stop()
@@ -419,20 +444,26 @@ def run(argv=None):
     """Load runs on SQLite and PostgreSQL, then the in-process profile; writes the results.
 
     ``--trials`` instead runs the short configuration trials and adds them to the saved
-    results (after a default run).
+    results (after a default run); ``--switches`` likewise runs the server with group commit
+    and the SQLite write lock on and off.
     """
     parser = argparse.ArgumentParser(prog='bench fl_load')
     parser.add_argument('--seconds', type=float, default=SECONDS)
     parser.add_argument('--workers', type=int, default=WORKERS)
     parser.add_argument('--databases', default='sqlite,postgresql')
     parser.add_argument('--trials', action='store_true')
+    parser.add_argument('--switches', action='store_true')
     args = parser.parse_args(argv or [])
     previous = _load_results()
-    if args.trials:
+    if args.trials or args.switches:
         if previous is None:
             raise RuntimeError('run `python -m bench fl_load` first')
         with tempfile.TemporaryDirectory(prefix='fl-load-') as folder:
-            previous['tried'] = trials(folder)
+            if args.trials:
+                previous['tried'] = trials(folder)
+            if args.switches:
+                previous['switches'] = trials(folder, [(database, WORKERS, (), switches)
+                                                       for database, switches in SWITCHES])
         _save(previous)
         return previous
     load = os.getloadavg()
@@ -453,7 +484,8 @@ def run(argv=None):
                 try:
                     runs.append(load_run({'DATABASE_URL': url}, folder, 'postgresql',
                                          args.workers, args.seconds, postgres_pid=pid))
-                    config = {'DATABASE_URL': pg.create_database('fl_prof')}
+                    from tests.support.postgres import migrated
+                    config = {'DATABASE_URL': migrated(pg.create_database('fl_prof'))}
                     profiles.append(dict(profile(config, MIN_UPDATES), database='postgresql'))
                 finally:
                     pg.stop()
@@ -473,8 +505,9 @@ def run(argv=None):
         'seconds': time.perf_counter() - start,
         'load_average': '%.1f / %.1f' % (load[0], os.getloadavg()[0]),
         'versions': {'python': platform.python_version()}}
-    if previous and previous.get('tried'):
-        results['tried'] = previous['tried']   # from the last --trials run
+    for key in ('tried', 'tried_with', 'switches'):   # from the last --trials, --switches
+        if previous and previous.get(key):
+            results[key] = previous[key]
     _save(results)
     for r in runs:
         print('  ' + _line(r))

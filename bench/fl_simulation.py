@@ -170,7 +170,8 @@ def accuracy(weights, bias, Xt, yt):
 
 
 def aggregate(head, deltas, counts, server, velocity=None):
-    """The server's round close (fl.rounds._close) in-process: a float32 Head, version + 1.
+    """The server's round close in-process (fl.strategies.PrototypeThenDeltas.next_head): a
+    float32 Head, version + 1.
 
     From version 0 the deltas are class statistics and the head is fl.first_round's
     prototype head. Later the aggregated step is added to the head; the bench-only server keys

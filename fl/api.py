@@ -1,84 +1,112 @@
 """The ``/api/`` blueprint: health, registration, federation state, head, updates, rounds.
 
-Every answer is JSON except ``GET /api/head`` (the binary head of ``tinybert_core.codec``);
-errors are ``{"error", "detail"}``. ``openapi.json`` describes every route here.
+Requests and answers are checked and shaped by ``fl.schemas``, from which APIFlask generates
+``/api/openapi.json``. Every answer is JSON except ``GET /api/head`` (the binary head of
+``tinybert_core.codec``); ``POST /api/update`` takes the update's raw bytes
+(``application/octet-stream``), described by ``binary_body``. Errors are
+``{"error", "detail"}`` (``fl.http_errors``); a refused update is counted in a round, by
+``fl.rounds`` or, for the refusals found here (token, content type, size), right here.
 """
 import hashlib
 import secrets
 
-from flask import Blueprint, current_app, jsonify, request
+from apiflask import APIBlueprint
+from apiflask.schemas import FileSchema
+from flask import current_app, request
 
-from fl import rounds, store
-from fl.errors import ApiError
-from fl.openapi import openapi_document
-from fl.rounds import Refused
+from fl import refusals, rounds, store
+from fl.database import writing
+from fl.http_errors import ApiError
+from fl.refusals import Refusal
+from fl.schemas import (
+    Conflict,
+    Federation,
+    FederationQuery,
+    Health,
+    RegisterRequest,
+    Registration,
+    Round,
+    UpdateAccepted,
+)
 from fl.service import service
 from tinybert_core import codec
 
-api = Blueprint("api", __name__)
+api = APIBlueprint("api", __name__, tag="federated learning")
+
+
+def _error(description, schema=None):
+    """An error answer for ``@api.doc(responses=...)``: the error format, or ``schema`` (a
+    pydantic model) for one that adds fields."""
+    schema = {"$ref": "#/components/schemas/HTTPError"} if schema is None else \
+        schema.model_json_schema()
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def binary_body(description):
+    """Describe the view's request body as raw bytes (``application/octet-stream``): the
+    view reads them itself; ``fl.openapi_document`` writes the description into the document."""
+    def mark(view):
+        view.binary_body = {"required": True, "description": description, "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+        return view
+    return mark
 
 
 @api.get("/health")
+@api.output(Health)
 def health():
     """Liveness probe: answers while the process serves requests."""
-    return jsonify({"status": "ok"})
-
-
-@api.get("/openapi.json")
-def openapi():
-    """The OpenAPI 3 description of this API."""
-    return jsonify(openapi_document())
+    return {"status": "ok"}
 
 
 def _hash(token):
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _federation(conn, name=None):
-    name = name if name is not None else request.args.get("federation", "default")
+def _federation(conn, name):
     fed = store.federation_by_name(conn, name)
     if fed is None:
         raise ApiError(404, "unknown_federation", "no federation called %r" % (name,))
     return fed
 
 
-def _federation_up_to_date():
-    """(service, connection, federation named in the query) after closing its round if due."""
+def _federation_up_to_date(name):
+    """(service, connection, federation ``name``) after closing its round if due."""
     svc = service()
     conn = svc.connection()
-    fed = _federation(conn)
+    fed = _federation(conn, name)
     rounds.close_if_due(conn, fed["id"], svc.settings)
     return svc, conn, fed
 
 
 @api.post("/register")
-def register():
-    """Register a client in a federation: JSON ``{"federation": name}`` (optional).
+@api.input(RegisterRequest, location="json")
+@api.output(Registration, status_code=201, description="registered")
+@api.doc(responses={404: _error("no such federation")})
+def register(json_data):
+    """Register a client in a federation; returns its id and bearer token.
 
-    Answers 201 with ``client_id`` and a bearer ``token`` for ``POST /api/update``.
+    The body is JSON, ``{}`` for the default federation.
     """
-    body = request.get_json(silent=True)
-    name = "default"
-    if body is not None:
-        if not isinstance(body, dict) or not isinstance(body.get("federation", ""), str):
-            raise ApiError(400, "bad_request", 'the body must be {"federation": "<name>"}')
-        name = body.get("federation", "default")
     svc = service()
     conn = svc.connection()
-    fed = _federation(conn, name)
+    fed = _federation(conn, json_data.federation)
     token = secrets.token_urlsafe(32)
-    with conn.transaction():
+    with writing(conn):
         client_id = store.insert_client(conn, fed["id"], _hash(token), svc.settings.clock())
-    return jsonify({"client_id": int(client_id), "token": token, "federation": fed["name"]}), 201
+    return {"client_id": int(client_id), "token": token, "federation": fed["name"]}
 
 
 @api.get("/federation")
-def federation():
+@api.input(FederationQuery, location="query")
+@api.output(Federation)
+@api.doc(responses={404: _error("no such federation")})
+def federation(query_data):
     """A federation's labels, head shape, encoder, rules and its current round."""
-    svc, conn, fed = _federation_up_to_date()
+    svc, conn, fed = _federation_up_to_date(query_data.federation)
     live = store.live_round_and_head(conn, fed["id"])   # a round and head that go together
     config = current_app.config
-    return jsonify({
+    return {
         "name": fed["name"], "labels": fed["labels"], "dim": fed["dim"],
         "encoder": fed["encoder"], "hidden_size": fed["hidden_size"],
         "head_version": live["head_version"], "clip_bound": svc.settings.clip_bound,
@@ -88,13 +116,18 @@ def federation():
         "round": {"id": live["id"], "status": live["status"],
                   "base_version": live["base_version"], "opened_at": live["opened_at"],
                   "deadline": live["deadline"], "accepted": int(live["accepted"])},
-    })
+    }
 
 
 @api.get("/head")
-def head():
-    """The federation's current global head, encoded by ``codec.encode_head``."""
-    _, conn, fed = _federation_up_to_date()
+@api.input(FederationQuery, location="query")
+@api.output(FileSchema(), content_type="application/octet-stream",
+            description="the head encoded by tinybert_core.codec.encode_head; its version"
+                        " also in the X-Head-Version header")
+@api.doc(responses={404: _error("no such federation")})
+def head(query_data):
+    """The federation's current global head (binary)."""
+    _, conn, fed = _federation_up_to_date(query_data.federation)
     fed = store.federation_by_id(conn, fed["id"])
     version = fed["head_version"]
     weights, bias = store.head(conn, fed["id"], version)
@@ -106,56 +139,78 @@ def head():
     return response
 
 
-def _authenticated(conn):
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    client = None
-    if scheme.lower() == "bearer" and token.strip():
-        client = store.sender_by_token_hash(conn, _hash(token.strip()))
-    if client is None:
-        raise Refused(401, "unauthorized",
-                      "send the token from POST /api/register as 'Authorization: Bearer <token>'")
-    return client
+def _sender(svc):
+    """The client whose bearer token the request carries (kept by ``svc.senders`` once
+    read). Raises Refusal (unauthorized)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Refusal(refusals.UNAUTHORIZED, "send the token from POST /api/register as"
+                      " 'Authorization: Bearer <token>'")
+    token_hash = _hash(token.strip())
+    sender = svc.senders.get(token_hash)
+    if sender is None:
+        sender = store.sender_by_token_hash(svc.connection(), token_hash)
+        if sender is None:
+            raise Refusal(refusals.UNAUTHORIZED, "unknown token: register again with"
+                          " POST /api/register")
+        svc.senders.put(token_hash, sender)
+    return sender
+
+
+def _check_body():
+    """Raise Refusal unless the body is raw bytes of an allowed size."""
+    if request.mimetype != "application/octet-stream":
+        raise Refusal(refusals.WRONG_CONTENT_TYPE,
+                      "send the encoded update as application/octet-stream")
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None or request.content_length > limit:
+        raise Refusal(refusals.TOO_LARGE, "an update is at most %d bytes with a"
+                      " Content-Length" % limit)
 
 
 @api.post("/update")
-def update():
-    """Submit one update (binary body, ``application/octet-stream``); 202 when stored."""
+@binary_body("one update encoded by tinybert_core.codec.encode_update")
+@api.input(FederationQuery, location="query")
+@api.output(UpdateAccepted, status_code=202, description="stored and committed")
+@api.doc(security="bearer", responses={
+    400: _error("not an update (the codec's reason)"), 401: _error("no valid token"),
+    403: _error("the update names another client"),
+    409: _error("stale round or base (train again from the current head) or a second"
+                " update in one round", Conflict),
+    413: _error("body too large or without Content-Length"),
+    415: _error("not application/octet-stream"),
+    422: _error("an update the head cannot take (shape, values, norm)")})
+def update(query_data):
+    """Submit one update; answered once it is committed."""
     svc = service()
-    conn = svc.connection()
-    client = None
+    svc.ensure_ready()
+    sender = None
     try:
-        client = _authenticated(conn)
-        if request.mimetype != "application/octet-stream":
-            raise Refused(415, "wrong_content_type",
-                          "send the encoded update as application/octet-stream")
-        limit = current_app.config["MAX_CONTENT_LENGTH"]
-        if request.content_length is None or request.content_length > limit:
-            raise Refused(413, "too_large", "an update is at most %d bytes with a"
-                          " Content-Length" % limit)
-        answer = rounds.submit_update(conn, client, request.get_data(cache=False), svc.settings,
-                                      svc.group)
-    except Refused as refusal:
-        if refusal.recorded:
-            raise
-        if client is not None:
-            rounds.record_refusal(conn, client["federation_id"], client["id"], refusal,
+        sender = _sender(svc)
+        _check_body()
+    except Refusal as refusal:   # counted here; the rounds count the refusals they find
+        conn = svc.connection()
+        if sender is not None:
+            rounds.record_refusal(conn, sender["federation_id"], sender["id"], refusal,
                                   svc.settings)
-        else:   # without a token, the federation the query names (default "default")
-            fed = store.federation_by_name(conn, request.args.get("federation", "default"))
+        else:   # without a known token: the federation the query names
+            fed = store.federation_by_name(conn, query_data.federation)
             if fed is not None:
                 rounds.record_refusal(conn, fed["id"], None, refusal, svc.settings)
         raise
-    return jsonify(answer), 202
+    return rounds.submit_update(svc.database, sender, request.get_data(cache=False),
+                                svc.settings, svc.group)
 
 
-@api.get("/rounds/<int:round_id>")
+@api.get("/rounds/<int(signed=True):round_id>")   # a negative id is a 404 like any unknown
+@api.output(Round)
+@api.doc(responses={404: _error("no such round")})
 def round_status(round_id):
-    """A round's status, accepted count and refusals counted by reason."""
+    """A round's status with accepted and refused counts (refusals by reason)."""
     svc = service()
     report = None
-    if round_id < codec.U32_LIMIT:   # round ids are u32 on the wire; larger ones never exist
+    if 0 <= round_id < codec.U32_LIMIT:   # round ids are u32 on the wire; others never exist
         report = rounds.round_report(svc.connection(), round_id, svc.settings)
     if report is None:
         raise ApiError(404, "unknown_round", "no round %d" % round_id)
-    return jsonify(report)
+    return report

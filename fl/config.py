@@ -11,8 +11,14 @@ Keys (``app.config``; the same names as environment variables for ``python -m fl
 - ``CLIP_BOUND`` (30.0): the largest L2 norm of a delta; the server refuses larger ones and
   clips before aggregating.
 - ``MAX_CONTENT_LENGTH`` (65536): the largest request body in bytes.
+- ``GROUP_COMMIT`` (on): updates that a process's threads store at the same time share one
+  transaction (``fl.group_commit``); ``SQLITE_WRITE_LOCK`` (on): SQLite's writers queue on a
+  file lock (``fl.write_lock``). Both measured in ``bench/results/fl_load.md``.
 - ``FEDERATIONS``: list of ``{name, labels, dim, encoder, hidden_size}``, created at start
   if missing; default one federation, ``default``, for the page's encoder and labels.
+- ``LOG_LEVEL`` (``INFO``): the level of the ``fl`` logger (one line per closed round and
+  per refusal), printed to stderr unless ``TESTING`` (tests read it through pytest's
+  logging capture: ``caplog``, ``--log-cli-level``).
 """
 import json
 import os
@@ -20,6 +26,7 @@ import time
 
 from fl.aggregators import build_aggregator
 from fl.rounds import Settings
+from fl.strategies import PrototypeThenDeltas
 
 DEFAULT_FEDERATION = {
     "name": "default",
@@ -44,12 +51,24 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 65536,
     "FEDERATIONS": [DEFAULT_FEDERATION],
     "CLOCK": time.time,
+    "LOG_LEVEL": "INFO",
+    "GROUP_COMMIT": True,
+    "SQLITE_WRITE_LOCK": True,
 }
+
+def _switch(text):
+    if text.strip().lower() in ("1", "true", "on", "yes"):
+        return True
+    if text.strip().lower() in ("0", "false", "off", "no"):
+        return False
+    raise ValueError("expected on or off (1/0, true/false)")
+
 
 _PARSERS = {"MIN_UPDATES": int, "ROUND_SECONDS": float, "TRIM_RATIO": float,
             "KRUM_BYZANTINE": int, "KRUM_SELECT": int, "CLIP_BOUND": float,
             "MAX_CONTENT_LENGTH": int, "FEDERATIONS": json.loads,
-            "AGGREGATOR": str, "DATABASE_URL": str, "DATABASE_PATH": str, "DIST_DIR": str}
+            "AGGREGATOR": str, "DATABASE_URL": str, "DATABASE_PATH": str, "DIST_DIR": str,
+            "LOG_LEVEL": str.upper, "GROUP_COMMIT": _switch, "SQLITE_WRITE_LOCK": _switch}
 
 
 def config_from_env(environ=None):
@@ -64,11 +83,12 @@ def config_from_env(environ=None):
             try:
                 config[key] = parse(environ[key])
             except ValueError as exc:
-                raise ValueError("environment variable %s=%r: %s" % (key, environ[key], exc))
+                raise ValueError("environment variable %s=%r: %s"
+                                 % (key, environ[key], exc)) from None
     return config
 
 
-def database_url(config, instance_path):
+def database_location(config, instance_path):
     """Where the data lives: DATABASE_URL, else SQLite at DATABASE_PATH or the instance folder."""
     if config.get("DATABASE_URL"):
         return config["DATABASE_URL"]
@@ -86,5 +106,6 @@ def settings_from(config):
                                  select=config["KRUM_SELECT"])
     return Settings(min_updates=int(config["MIN_UPDATES"]),
                     round_seconds=float(config["ROUND_SECONDS"]),
-                    clip_bound=float(config["CLIP_BOUND"]), aggregate=aggregate,
+                    clip_bound=float(config["CLIP_BOUND"]),
+                    strategy=PrototypeThenDeltas(aggregate, float(config["CLIP_BOUND"])),
                     clock=config["CLOCK"])

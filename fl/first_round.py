@@ -1,7 +1,7 @@
 """The first round of a federation: the class-prototype head of everyone's examples (pure numpy).
 
 While the head is untrained (version 0), browsers send their class statistics instead of a
-trained delta (``src_py/tinybert_core/fl_local.py``): row k = (sum of their embeddings of label k) / n
+trained delta (``tinybert_core.fl_local``): row k = (sum of their embeddings of label k) / n
 and bias k = (their examples of label k) / n, n their examples. The configured aggregator
 combines them like any deltas; for FedAvg (weighted by n) row k / bias k is then exactly the
 class mean m_k of the union, and the first head is the page's prototype initialisation of it
@@ -9,7 +9,8 @@ class mean m_k of the union, and the first head is the page's prototype initiali
 """
 import numpy as np
 
-# tinybert_core.train's default prototype scale: the head a page would build from the same examples.
+# tinybert_core.train's default prototype scale: the head a page would build from the same
+# examples.
 PROTOTYPE_SCALE = 40.0
 
 

@@ -1,12 +1,13 @@
 """Group commit: the writes that threads of one process hand in at the same time share one
 transaction, so they share its commit (one fsync) and one hold of the database's write lock.
 
-``GroupCommit.run(conn, item, work)`` queues ``item`` and returns its outcome once the
+``GroupCommit.run(item, work)`` queues ``item`` and returns its outcome once the
 transaction that handled it has committed. The first thread to arrive while no batch is
 being written leads: it takes every queued item (at most ``limit``) and calls
-``work(conn, items)`` with its own connection; ``work`` handles them in order in one
-transaction and returns one outcome per item. Threads that arrive while a batch is being
-written wait for it to end; then one of those whose items are still queued leads the next.
+``work(items)``, which takes a connection, handles them in order in one transaction and
+returns one outcome per item (the other threads of the batch need no connection at all).
+Threads that arrive while a batch is being written wait for it to end; then one of those
+whose items are still queued leads the next.
 Nothing waits on purpose: a batch holds what arrived during the previous commit, so a lone
 request is written alone and at once, exactly as without batching.
 
@@ -42,7 +43,7 @@ class GroupCommit:
         self._leading = False
         self._cond = threading.Condition()
 
-    def run(self, conn, item, work):
+    def run(self, item, work):
         """The outcome ``work`` returned for ``item``, after its transaction committed."""
         entry = _Entry(item)
         with self._cond:
@@ -55,14 +56,14 @@ class GroupCommit:
                     break
                 self._leading = True
                 batch, self._queue = self._queue[:self.limit], self._queue[self.limit:]
-            self._lead(conn, batch, work, entry)
+            self._lead(batch, work, entry)
         if entry.error is not None:
             raise entry.error
         return entry.outcome
 
-    def _lead(self, conn, batch, work, own):
+    def _lead(self, batch, work, own):
         try:
-            outcomes = work(conn, [e.item for e in batch])
+            outcomes = work([e.item for e in batch])
         except BaseException as exc:
             for e in batch:
                 if e is own:

@@ -1,50 +1,53 @@
 """The federated-learning service of one app: its database, round rules and federations.
 
 ``init_service(app)`` resolves the config once (raising on a bad value) and stores a
-``Service`` in ``app.extensions["fl"]``. The schema and the configured federations are
-created on first use (or by ``Service.ensure_ready()`` at start), so an app that only
-serves the page never touches a database. Each request gets a connection of its own for its
-whole life, taken from the process's ``fl.pool.ConnectionPool`` and given back at teardown.
+``Service`` in ``app.extensions["fl"]``. The schema and the configured federations are made
+ready on first use (or by ``Service.ensure_ready()`` at start), so an app that only serves
+the page never touches a database: a SQLite database is migrated to the schema this code
+needs (``fl.migrate``); a PostgreSQL one must already be (``python -m fl db upgrade``), else
+``SchemaNotCurrent`` says so. Each request gets one pooled connection for its whole life
+(``Service.connection``), given back at teardown.
 """
 import threading
 
 from flask import current_app, g
 
-from fl import rounds, store
-from fl.config import DEFAULTS, database_url, settings_from
-from fl.db import Database
+from fl import migrate, rounds
+from fl.config import DEFAULTS, database_location, settings_from
+from fl.database import Database
 from fl.group_commit import GroupCommit
-from fl.pool import ConnectionPool
+from fl.senders import SenderCache
 
 
 class Service:
-    """Database + Settings + federation specs; hands out per-request connections and
-    batches the updates that its threads store at the same time (``group``)."""
+    """Database + Settings + federation specs; hands out per-request connections, batches
+    the updates that its threads store at the same time (``group``, None when
+    ``GROUP_COMMIT`` is off) and keeps the clients it has looked up (``senders``)."""
 
-    def __init__(self, db, settings, federations):
-        self.db = db
-        self.pool = ConnectionPool(db)
-        self.group = GroupCommit()
+    def __init__(self, database, settings, federations, group_commit=True):
+        self.database = database
+        self.group = GroupCommit() if group_commit else None
+        self.senders = SenderCache()
         self.settings = settings
         self.federations = federations
         self._ready = False
         self._lock = threading.Lock()
 
     def ensure_ready(self):
-        """Create the schema and the configured federations if missing (once a process)."""
+        """Bring the schema up to date (SQLite) or check it (PostgreSQL), then create the
+        configured federations if missing (once a process)."""
         if self._ready:
             return
         with self._lock:
             if self._ready:
                 return
-            conn = self.db.connect()
-            try:
-                with conn.transaction():
-                    store.create_schema(self.db, conn)
+            if self.database.dialect == "sqlite":
+                migrate.upgrade(self.database)
+            else:
+                migrate.check_current(self.database)
+            with self.database.connect() as conn:
                 for spec in self.federations:
                     rounds.ensure_federation(conn, spec, self.settings)
-            finally:
-                conn.close()
             self._ready = True
 
     def connection(self):
@@ -52,7 +55,7 @@ class Service:
         teardown)."""
         if "fl_conn" not in g:
             self.ensure_ready()
-            g.fl_conn = self.pool.acquire()
+            g.fl_conn = self.database.connect()
         return g.fl_conn
 
 
@@ -61,15 +64,18 @@ def init_service(app):
     for key, value in DEFAULTS.items():
         if app.config.get(key) is None:   # Flask itself sets MAX_CONTENT_LENGTH to None
             app.config[key] = value
-    service = Service(Database(database_url(app.config, app.instance_path)),
-                      settings_from(app.config), list(app.config["FEDERATIONS"]))
+    database = Database(database_location(app.config, app.instance_path),
+                        write_lock=app.config["SQLITE_WRITE_LOCK"])
+    service = Service(database,
+                      settings_from(app.config), list(app.config["FEDERATIONS"]),
+                      group_commit=app.config["GROUP_COMMIT"])
     app.extensions["fl"] = service
 
     @app.teardown_appcontext
     def _release_connection(exc):
         conn = g.pop("fl_conn", None)
         if conn is not None:
-            service.pool.release(conn)
+            conn.close()
 
     return service
 

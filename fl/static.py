@@ -5,10 +5,10 @@ file from a real one (a 200 HTML answer makes onnxruntime report "protobuf parsi
 """
 from pathlib import Path
 
-from flask import current_app, send_from_directory
+from flask import Blueprint, current_app, send_from_directory
 from werkzeug.wsgi import FileWrapper
 
-from fl.errors import ApiError
+from fl.http_errors import ApiError
 
 # Files go out in blocks this big when the WSGI server has no file_wrapper of its own.
 FILE_BLOCK = 1 << 20
@@ -36,9 +36,8 @@ def add_isolation_headers(response):
 def _serve(path):
     dist = Path(current_app.config["DIST_DIR"])
     if not (dist / "index.html").is_file():
-        raise ApiError(
-            503, "not_built", f"The page is not built ({dist}/index.html is missing): run `make build`."
-        )
+        raise ApiError(503, "not_built",
+                       f"The page is not built ({dist}/index.html is missing): run `make build`.")
     target = dist / path
     if not target.is_file():
         raise ApiError(404, "not_found", f"No file {path!r} in the built page.")
@@ -69,13 +68,22 @@ def _large_blocks(wsgi_app):
 
 
 def register_static(app):
-    """Route ``/`` and every non-API path to files in ``DIST_DIR``."""
+    """Route ``/`` and every non-API path to files in ``DIST_DIR`` (a plain blueprint: the
+    page's files are not part of the API's OpenAPI document)."""
     app.wsgi_app = _large_blocks(app.wsgi_app)
+    page = Blueprint("page", __name__)
 
-    @app.get("/")
+    @page.get("/")
     def index():
         return _serve("index.html")
 
-    @app.get("/<path:path>")
+    @page.get("/<path:path>")
     def static_file(path):
         return _serve(path)
+
+    @page.get("/api/<path:path>")
+    def unknown_api_route(path):
+        # Not a file of the page: whether it is built or not, the API has no such route.
+        raise ApiError(404, "not_found", "no API route /api/%s; see /api/openapi.json" % path)
+
+    app.register_blueprint(page)

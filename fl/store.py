@@ -1,52 +1,92 @@
 """Persistence of federations, clients, head versions, rounds, updates and refusals.
 
-Plain SQL over ``fl.db`` (SQLite or PostgreSQL). Functions take an open Connection; those
-that write expect the caller's transaction. Heads are stored as little-endian float32 bytes.
+SQLAlchemy Core over ``fl.tables``, the same statements on SQLite and PostgreSQL. Functions
+take a Connection; those that write expect the caller's transaction
+(``fl.database.Database.writing``). Rows come back as plain dicts; a federation's
+``labels`` as a list. Heads are stored as little-endian float32 bytes. Statements are built
+once, with bound parameters, so SQLAlchemy compiles each one once per process.
 """
 import json
 
 import numpy as np
+from sqlalchemy import BigInteger, Double, Text, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS federations (
-        id {id}, name TEXT NOT NULL UNIQUE, labels TEXT NOT NULL, dim INTEGER NOT NULL,
-        encoder TEXT NOT NULL, hidden_size INTEGER NOT NULL,
-        head_version INTEGER NOT NULL DEFAULT 0, created_at {float} NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS clients (
-        id {id}, federation_id {bigint} NOT NULL REFERENCES federations(id),
-        token_hash TEXT NOT NULL UNIQUE, created_at {float} NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS heads (
-        federation_id {bigint} NOT NULL REFERENCES federations(id), version INTEGER NOT NULL,
-        weights {blob} NOT NULL, bias {blob} NOT NULL, round_id {bigint},
-        created_at {float} NOT NULL, PRIMARY KEY (federation_id, version))""",
-    """CREATE TABLE IF NOT EXISTS rounds (
-        id {id}, federation_id {bigint} NOT NULL REFERENCES federations(id),
-        base_version INTEGER NOT NULL, status TEXT NOT NULL, opened_at {float} NOT NULL,
-        deadline {float} NOT NULL, closed_at {float}, result_version INTEGER, detail TEXT)""",
-    # At most one live round per federation, whatever the number of server processes.
-    """CREATE UNIQUE INDEX IF NOT EXISTS one_live_round ON rounds (federation_id)
-        WHERE status IN ('open', 'collecting')""",
-    """CREATE TABLE IF NOT EXISTS updates (
-        id {id}, round_id {bigint} NOT NULL REFERENCES rounds(id),
-        client_id {bigint} NOT NULL REFERENCES clients(id), num_examples INTEGER NOT NULL,
-        norm {float} NOT NULL, payload {blob} NOT NULL, received_at {float} NOT NULL,
-        UNIQUE (round_id, client_id))""",
-    """CREATE TABLE IF NOT EXISTS refusals (
-        id {id}, round_id {bigint} NOT NULL REFERENCES rounds(id), client_id {bigint},
-        reason TEXT NOT NULL, status INTEGER NOT NULL, detail TEXT NOT NULL,
-        at {float} NOT NULL)""",
-]
-
-LIVE = ("open", "collecting")
+from fl.tables import LIVE_SQL, clients, federations, heads, refusals, rounds, updates
 
 
-def create_schema(db, conn):
-    """Create the tables if missing (inside the caller's transaction)."""
-    if db.dialect == "postgresql":
-        # Several workers may start at once; DDL is serialised by one advisory lock.
-        conn.execute("SELECT pg_advisory_xact_lock(742031)")
-    for statement in SCHEMA:
-        conn.execute(db.ddl(statement))
+def _by_dialect(build):
+    return {"postgresql": build(postgresql.insert), "sqlite": build(sqlite.insert)}
+
+
+def _federation_by(column, lock):
+    statement = select(federations).where(federations.c[column] == bindparam("key"))
+    return statement.with_for_update() if lock else statement
+
+
+_FEDERATION_BY = {(column, lock): _federation_by(column, lock)
+                  for column in ("name", "id") for lock in (False, True)}
+# ON CONFLICT DO NOTHING ... RETURNING: a row exactly when one was inserted (the driver's
+# rowcount is not reliable for it).
+_INSERT_FEDERATION = _by_dialect(lambda dialect_insert: dialect_insert(federations)
+                                 .on_conflict_do_nothing(index_elements=["name"])
+                                 .returning(federations.c.id))
+_SET_HEAD_VERSION = (update(federations).where(federations.c.id == bindparam("fid"))
+                     .values(head_version=bindparam("version")))
+_INSERT_HEAD = insert(heads)
+_HEAD = select(heads.c.weights, heads.c.bias).where(
+    heads.c.federation_id == bindparam("fid"), heads.c.version == bindparam("version"))
+_INSERT_CLIENT = insert(clients).returning(clients.c.id)
+_live_of = (rounds.c.federation_id == bindparam("fid")) & rounds.c.status.in_(LIVE_SQL)
+_SENDER = (select(clients.c.id, clients.c.federation_id, federations.c.labels,
+                  federations.c.dim)
+           .join(federations, federations.c.id == clients.c.federation_id)
+           .where(clients.c.token_hash == bindparam("token_hash")))
+_LIVE_ROUND = select(rounds).where(_live_of)
+_ACCEPTED = (select(func.count()).select_from(updates)
+             .where(updates.c.round_id == rounds.c.id).scalar_subquery())
+_LIVE_ROUND_AND_HEAD = (select(rounds, federations.c.head_version, _ACCEPTED.label("accepted"))
+                        .join(federations, federations.c.id == rounds.c.federation_id)
+                        .where(_live_of))
+_LIVE_ROUND_AND_COUNT = select(rounds, _ACCEPTED.label("accepted")).where(_live_of)
+# SQLite's write transaction already excludes every other writer: one statement reads what
+# PostgreSQL must read in two (the round only after the federation's lock was granted).
+_LOCKED_STATE = (select(*[c.label("f_" + c.name) for c in federations.c],
+                        *[c.label("r_" + c.name) for c in rounds.c], _ACCEPTED.label("accepted"))
+                 .select_from(federations).join(rounds, (rounds.c.federation_id == federations.c.id)
+                       & rounds.c.status.in_(LIVE_SQL))
+                 .where(federations.c.id == bindparam("fid")))
+_ROUND_BY_ID = select(rounds).where(rounds.c.id == bindparam("rid"))
+_OPEN_ROUND = insert(rounds).values(status="open").returning(rounds.c.id)
+_INSERT_UPDATE = _by_dialect(lambda dialect_insert: dialect_insert(updates)
+                             .on_conflict_do_nothing(index_elements=["round_id", "client_id"])
+                             .returning(updates.c.id))
+_UPDATES_OF = (select(updates.c.client_id, updates.c.num_examples, updates.c.payload)
+               .where(updates.c.round_id == bindparam("rid")).order_by(updates.c.id))
+_COUNT_UPDATES = (select(func.count()).select_from(updates)
+                  .where(updates.c.round_id == bindparam("rid")))
+# The round a refusal counts in: the one the update named if it is the federation's, else
+# the federation's live round; resolved by the INSERT itself.
+_NAMED_ROUND = (select(rounds.c.id).where(rounds.c.id == bindparam("named", type_=BigInteger),
+                                          rounds.c.federation_id == bindparam("fid"))
+                .scalar_subquery())
+_LIVE_ROUND_ID = select(rounds.c.id).where(_live_of).scalar_subquery()
+_INSERT_REFUSAL = (insert(refusals).from_select(
+    ["round_id", "client_id", "reason", "detail", "at"],
+    select(func.coalesce(_NAMED_ROUND, _LIVE_ROUND_ID),
+           bindparam("client_id", type_=BigInteger), bindparam("reason", type_=Text),
+           bindparam("detail", type_=Text), bindparam("at", type_=Double)))
+    .returning(refusals.c.round_id))
+_REFUSAL_COUNTS = (select(refusals.c.reason, func.count().label("n"))
+                   .where(refusals.c.round_id == bindparam("rid"))
+                   .group_by(refusals.c.reason).order_by(refusals.c.reason))
+
+DETAIL_LIMIT = 500   # characters of a refusal's detail that are kept
+
+
+def _one(conn, statement, **params):
+    row = conn.execute(statement, params).first()
+    return None if row is None else row._asdict()
 
 
 def _federation(row):
@@ -56,126 +96,125 @@ def _federation(row):
 
 
 def federation_by_name(conn, name, lock=False):
-    sql = "SELECT * FROM federations WHERE name = ?" + (" FOR UPDATE" if lock else "")
-    return _federation(conn.one(sql, (name,)))
+    """The federation called ``name`` or None; ``lock``: hold its row until the transaction
+    ends (PostgreSQL; SQLite's write transaction excludes other writers anyway)."""
+    return _federation(_one(conn, _FEDERATION_BY["name", lock], key=name))
 
 
 def federation_by_id(conn, federation_id, lock=False):
-    sql = "SELECT * FROM federations WHERE id = ?" + (" FOR UPDATE" if lock else "")
-    return _federation(conn.one(sql, (federation_id,)))
+    return _federation(_one(conn, _FEDERATION_BY["id", lock], key=federation_id))
 
 
 def insert_federation(conn, spec, now):
     """Insert a federation unless one of that name exists; return whether it was inserted."""
-    cursor = conn.execute(
-        "INSERT INTO federations (name, labels, dim, encoder, hidden_size, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
-        (spec["name"], json.dumps(list(spec["labels"])), int(spec["dim"]), spec["encoder"],
-         int(spec["hidden_size"]), now))
-    return cursor.rowcount == 1
+    result = conn.execute(_INSERT_FEDERATION[conn.dialect.name], {
+        "name": spec["name"], "labels": json.dumps(list(spec["labels"])),
+        "dim": int(spec["dim"]), "encoder": spec["encoder"],
+        "hidden_size": int(spec["hidden_size"]), "created_at": now})
+    return result.first() is not None
 
 
 def set_head_version(conn, federation_id, version):
-    conn.execute("UPDATE federations SET head_version = ? WHERE id = ?", (version, federation_id))
+    conn.execute(_SET_HEAD_VERSION, {"fid": federation_id, "version": version})
 
 
 def insert_head(conn, federation_id, version, weights, bias, round_id, now):
-    conn.execute(
-        "INSERT INTO heads (federation_id, version, weights, bias, round_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (federation_id, version, np.asarray(weights, "<f4").tobytes(),
-         np.asarray(bias, "<f4").tobytes(), round_id, now))
+    conn.execute(_INSERT_HEAD, {
+        "federation_id": federation_id, "version": version,
+        "weights": np.asarray(weights, "<f4").tobytes(),
+        "bias": np.asarray(bias, "<f4").tobytes(), "round_id": round_id, "created_at": now})
 
 
 def head(conn, federation_id, version):
     """(weights, bias) of one head version as float32 arrays, or None."""
-    row = conn.one("SELECT weights, bias FROM heads WHERE federation_id = ? AND version = ?",
-                   (federation_id, version))
+    row = conn.execute(_HEAD, {"fid": federation_id, "version": version}).first()
     if row is None:
         return None
-    return (np.frombuffer(bytes(row["weights"]), "<f4"), np.frombuffer(bytes(row["bias"]), "<f4"))
+    return np.frombuffer(bytes(row.weights), "<f4"), np.frombuffer(bytes(row.bias), "<f4")
 
 
 def insert_client(conn, federation_id, token_hash, now):
-    return conn.scalar("INSERT INTO clients (federation_id, token_hash, created_at)"
-                       " VALUES (?, ?, ?) RETURNING id", (federation_id, token_hash, now))
+    """The id of a new client of the federation."""
+    return conn.execute(_INSERT_CLIENT, {"federation_id": federation_id,
+                                         "token_hash": token_hash, "created_at": now}).scalar()
 
 
 def sender_by_token_hash(conn, token_hash):
-    """The client with this token hash, or None, with what checking its update needs in the
-    same round trip: its federation's ``labels`` and ``dim`` and the deadline of the
-    federation's live round (``live_deadline``)."""
-    row = conn.one("SELECT c.*, f.labels, f.dim, r.deadline AS live_deadline FROM clients c"
-                   " JOIN federations f ON f.id = c.federation_id"
-                   " LEFT JOIN rounds r ON r.federation_id = c.federation_id"
-                   " AND r.status IN ('open', 'collecting') WHERE c.token_hash = ?",
-                   (token_hash,))
+    """The client with this token hash, or None: its ``id`` and ``federation_id`` with what
+    checking its update needs, its federation's ``labels`` and ``dim``."""
+    row = _one(conn, _SENDER, token_hash=token_hash)
     if row is not None:
         row["labels"] = json.loads(row["labels"])
     return row
 
 
 def live_round(conn, federation_id):
-    return conn.one("SELECT * FROM rounds WHERE federation_id = ? AND status IN ('open',"
-                    " 'collecting')", (federation_id,))
+    return _one(conn, _LIVE_ROUND, fid=federation_id)
 
 
 def live_round_and_head(conn, federation_id):
     """The federation's live round with its ``head_version`` and the updates the round holds
     (``accepted``), all from one statement: one snapshot, so they always belong together."""
-    return conn.one("SELECT r.*, f.head_version,"
-                    " (SELECT COUNT(*) FROM updates u WHERE u.round_id = r.id) AS accepted"
-                    " FROM federations f JOIN rounds r ON r.federation_id = f.id"
-                    " AND r.status IN ('open', 'collecting') WHERE f.id = ?", (federation_id,))
+    return _one(conn, _LIVE_ROUND_AND_HEAD, fid=federation_id)
+
+
+def locked_state(conn, federation_id):
+    """``(federation, live round)`` read under the federation's row lock (inside a write
+    transaction), the round with the number of updates it holds (``accepted``)."""
+    if conn.dialect.name == "sqlite":
+        row = _one(conn, _LOCKED_STATE, fid=federation_id)
+        fed = {key[2:]: value for key, value in row.items() if key.startswith("f_")}
+        live = {key[2:]: value for key, value in row.items() if key.startswith("r_")}
+        live["accepted"] = row["accepted"]
+        return _federation(fed), live
+    fed = federation_by_id(conn, federation_id, lock=True)
+    return fed, _one(conn, _LIVE_ROUND_AND_COUNT, fid=federation_id)
 
 
 def round_by_id(conn, round_id):
-    return conn.one("SELECT * FROM rounds WHERE id = ?", (round_id,))
+    return _one(conn, _ROUND_BY_ID, rid=round_id)
 
 
 def open_round(conn, federation_id, base_version, now, seconds):
-    return conn.scalar("INSERT INTO rounds (federation_id, base_version, status, opened_at,"
-                       " deadline) VALUES (?, ?, 'open', ?, ?) RETURNING id",
-                       (federation_id, base_version, now, now + seconds))
+    """The id of a new open round of the federation, ``seconds`` long."""
+    return conn.execute(_OPEN_ROUND, {"federation_id": federation_id,
+                                      "base_version": base_version, "opened_at": now,
+                                      "deadline": now + seconds}).scalar()
 
 
 def set_round(conn, round_id, status, **fields):
     """Set a round's status and any of closed_at, result_version, detail, deadline."""
-    names = ["status"] + sorted(fields)
-    values = [status] + [fields[name] for name in sorted(fields)]
-    conn.execute("UPDATE rounds SET " + ", ".join(n + " = ?" for n in names) + " WHERE id = ?",
-                 values + [round_id])
+    conn.execute(update(rounds).where(rounds.c.id == round_id).values(status=status, **fields))
 
 
 def insert_update(conn, round_id, client_id, num_examples, norm, payload, now):
     """Store an update unless the client already sent one in that round; return whether it
     was stored."""
-    cursor = conn.execute(
-        "INSERT INTO updates (round_id, client_id, num_examples, norm, payload, received_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (round_id, client_id) DO NOTHING",
-        (round_id, client_id, num_examples, norm, payload, now))
-    return cursor.rowcount == 1
+    result = conn.execute(_INSERT_UPDATE[conn.dialect.name], {
+        "round_id": round_id, "client_id": client_id, "num_examples": num_examples,
+        "norm": norm, "payload": payload, "received_at": now})
+    return result.first() is not None
 
 
 def updates_of(conn, round_id):
-    rows = conn.all("SELECT client_id, num_examples, payload FROM updates WHERE round_id = ?"
-                    " ORDER BY id", (round_id,))
-    for row in rows:
-        row["payload"] = bytes(row["payload"])
-    return rows
+    """The round's updates in arrival order: dicts of client_id, num_examples, payload."""
+    return [{"client_id": row.client_id, "num_examples": row.num_examples,
+             "payload": bytes(row.payload)}
+            for row in conn.execute(_UPDATES_OF, {"rid": round_id})]
 
 
 def count_updates(conn, round_id):
-    return int(conn.scalar("SELECT COUNT(*) FROM updates WHERE round_id = ?", (round_id,)))
+    return int(conn.execute(_COUNT_UPDATES, {"rid": round_id}).scalar())
 
 
-def insert_refusal(conn, round_id, client_id, reason, status, detail, now):
-    conn.execute("INSERT INTO refusals (round_id, client_id, reason, status, detail, at)"
-                 " VALUES (?, ?, ?, ?, ?, ?)",
-                 (round_id, client_id, reason, status, detail[:500], now))
+def insert_refusal(conn, federation_id, named_round, client_id, reason, detail, now):
+    """Count a refusal in round ``named_round`` if that is one of the federation's, else in
+    its live round; return the id of the round that counted it."""
+    return conn.execute(_INSERT_REFUSAL, {
+        "fid": federation_id, "named": named_round, "client_id": client_id, "reason": reason,
+        "detail": detail[:DETAIL_LIMIT], "at": now}).scalar()
 
 
 def refusal_counts(conn, round_id):
-    rows = conn.all("SELECT reason, COUNT(*) AS n FROM refusals WHERE round_id = ?"
-                    " GROUP BY reason ORDER BY reason", (round_id,))
-    return {row["reason"]: int(row["n"]) for row in rows}
+    """{reason: how many refusals of that reason the round counted}."""
+    return {row.reason: int(row.n) for row in conn.execute(_REFUSAL_COUNTS, {"rid": round_id})}

@@ -1,2 +1,19 @@
-"""Server fixtures: a throw-away PostgreSQL server for the tests that run on it."""
-from tests.support.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
+"""Server fixtures: ``database``, the settings of an empty database on SQLite and on
+PostgreSQL (a throw-away server, tests/support/postgres.py), for the tests that must hold on
+both; ``postgres_url`` for the ones about PostgreSQL alone.
+
+``database`` is a dict to merge into the app's config or a server's environment
+(``DATABASE_PATH`` or ``DATABASE_URL``). The PostgreSQL one is already migrated, as an
+operator's ``python -m fl db upgrade`` would have done; its tests carry the ``postgres``
+marker.
+"""
+import pytest
+
+from tests.support.postgres import migrated, postgres_server, postgres_url  # noqa: F401
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(request, tmp_path):
+    if request.param == "sqlite":
+        return {"DATABASE_PATH": str(tmp_path / "fl.sqlite3")}
+    return {"DATABASE_URL": migrated(request.getfixturevalue("postgres_url"))}

@@ -8,27 +8,8 @@ import pytest
 
 from fl import create_app
 from fl.aggregators import fedavg
+from tests.support.fl_client import Clock, D, K, Participant
 from tinybert_core import codec
-
-K, D = 3, 384
-RNG = np.random.default_rng(5)
-
-
-class Clock:
-    """A settable clock for the CLOCK setting."""
-
-    def __init__(self, now=1_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    if request.param == "sqlite":
-        return {"DATABASE_PATH": str(tmp_path / "fl.sqlite3")}
-    return {"DATABASE_URL": request.getfixturevalue("postgres_url")}
 
 
 @pytest.fixture()
@@ -43,36 +24,6 @@ def make_app(database):
 @pytest.fixture()
 def app(make_app):
     return make_app()
-
-
-class Participant:
-    """One browser: registers, reads the federation, sends encoded updates."""
-
-    def __init__(self, http):
-        self.http = http
-        answer = http.post("/api/register", json={})
-        assert answer.status_code == 201, answer.get_json()
-        self.id = answer.get_json()["client_id"]
-        self.token = answer.get_json()["token"]
-
-    def state(self):
-        return self.http.get("/api/federation").get_json()
-
-    def encode(self, weights=None, bias=None, examples=10, round_id=None, base=None,
-               client_id=None, rows=K, cols=D, bound=10.0):
-        state = self.state()
-        weights = RNG.normal(scale=0.01, size=rows * cols) if weights is None else weights
-        bias = RNG.normal(scale=0.01, size=rows) if bias is None else bias
-        update = codec.Update(self.id if client_id is None else client_id,
-                              state["round"]["id"] if round_id is None else round_id,
-                              state["head_version"] if base is None else base, examples,
-                              rows, cols, list(weights), list(bias))
-        return codec.encode_update(update, bound)
-
-    def send(self, data, token=None, content_type="application/octet-stream"):
-        headers = {"Authorization": "Bearer " + (self.token if token is None else token)}
-        return self.http.post("/api/update", data=data, headers=headers,
-                              content_type=content_type)
 
 
 def _crc(data):
@@ -107,7 +58,10 @@ def test_registration(app):
     assert a.id != b.id and a.token != b.token
     assert http.post("/api/register", json={"federation": "nope"}).status_code == 404
     bad = http.post("/api/register", json=["x"])
-    assert bad.status_code == 400 and set(bad.get_json()) == {"error", "detail"}
+    assert bad.status_code == 400 and bad.get_json()["error"] == "bad_request"
+    assert bad.get_json()["detail"] and set(bad.get_json()["invalid"]) == {"json"}
+    wrong_type = http.post("/api/register", json={"federation": 5}).get_json()
+    assert wrong_type["error"] == "bad_request" and "federation" in wrong_type["detail"]
 
 
 def _close_first_round(http, people):
@@ -288,9 +242,9 @@ def test_openapi_describes_exactly_the_routes(app):
                  for method in ops}
     routed = set()
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/"):
+        if not rule.endpoint.startswith("api."):   # the API blueprint's routes
             continue
-        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len("/api"):])
+        path = re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule[len("/api"):])
         routed |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert described == routed
     for path, ops in spec["paths"].items():

@@ -7,6 +7,7 @@ import pytest
 from fl import create_app
 from fl.aggregators import fedavg
 from fl.first_round import PROTOTYPE_SCALE, prototype_head
+from tests.support.fl_client import Participant
 from tinybert_core import codec
 from tinybert_core.fl_local import class_statistics, local_update
 from tinybert_core.head import LinearHead
@@ -90,15 +91,18 @@ def http(tmp_path):
     return app.test_client()
 
 
-def _send(http, client, weights, bias, examples):
-    state = http.get("/api/federation").get_json()
-    update = codec.Update(client["client_id"], state["round"]["id"], state["head_version"],
-                          examples, 3, 384, list(weights), list(bias))
-    answer = http.post("/api/update", data=codec.encode_update(update, state["clip_bound"]),
-                       content_type="application/octet-stream",
-                       headers={"Authorization": "Bearer " + client["token"]})
+def _send(person, weights, bias, examples):
+    """Send the update and return what the server received (decoded) and its answer."""
+    state = person.state()
+    data = person.encode(weights=weights, bias=bias, examples=examples,
+                         bound=state["clip_bound"], state=state)
+    answer = person.send(data)
     assert answer.status_code == 202, answer.get_json()
-    return update, answer.get_json()
+    return codec.decode_update(data), answer.get_json()
+
+
+def _flat_update(update):
+    return np.concatenate([update.weights, update.bias])
 
 
 def _served(http):
@@ -107,18 +111,18 @@ def _served(http):
 
 
 def test_the_server_builds_the_first_head_from_class_statistics_then_averages_deltas(http):
-    clients = [http.post("/api/register", json={}).get_json() for _ in range(3)]
+    clients = [Participant(http) for _ in range(3)]
     data = [(_unit_rows(n, 384), RNG.choice(labels, size=n))
             for n, labels in ((9, [0, 1]), (4, [2]), (20, [0, 1, 2]))]
     payloads = []
     for client, (x, y) in zip(clients, data):
         stats = class_statistics(x.tolist(), y.tolist(), 3, 384)
-        update, answer = _send(http, client, stats["weights"], stats["bias"], len(y))
-        payloads.append(codec.decode_update(codec.encode_update(update, 30.0)))
+        received, answer = _send(client, stats["weights"], stats["bias"], len(y))
+        payloads.append(received)
     assert answer["round_closed"] and answer["head_version"] == 1
     version, head = _served(http)
     counts = np.array([len(y) for _, y in data], float)
-    received = np.stack([np.concatenate([u.weights, u.bias]) for u in payloads])
+    received = np.stack([_flat_update(u) for u in payloads])
     assert version == 1
     assert np.array_equal(head, prototype_head(fedavg(received, counts), 3, 384)
                           .astype(np.float32))
@@ -130,10 +134,8 @@ def test_the_server_builds_the_first_head_from_class_statistics_then_averages_de
     assert np.max(np.abs(head - np.concatenate([page.weights, page.bias]))) < 0.5
     # Round 2 starts from that head and averages deltas.
     deltas = [RNG.normal(scale=0.01, size=3 * 385) for _ in clients]
-    sent = [_send(http, client, d[:1152], d[1152:], 5)[0] for client, d in zip(clients, deltas)]
+    sent = [_send(client, d[:1152], d[1152:], 5)[0] for client, d in zip(clients, deltas)]
     version, second = _served(http)
-    steps = np.stack([np.concatenate([np.asarray(codec.decode_update(
-        codec.encode_update(u, 30.0)).weights), codec.decode_update(
-        codec.encode_update(u, 30.0)).bias]) for u in sent])
+    steps = np.stack([_flat_update(u) for u in sent])
     assert version == 2
     assert np.array_equal(second, (head + fedavg(steps, np.full(3, 5.0))).astype(np.float32))

@@ -9,21 +9,21 @@ import pytest
 
 from fl import create_app
 from fl.group_commit import BatchFailed, GroupCommit
-from tinybert_core import codec
+from tests.support.fl_client import Participant
 
 
 def _slow_work(log, seconds=0.05):
-    def work(conn, items):
+    def work(items):
         log.append(list(items))
         time.sleep(seconds)   # a commit in progress: the others queue meanwhile
-        return [("done", item, conn) for item in items]
+        return [("done", item, threading.get_ident()) for item in items]
     return work
 
 
 def test_a_lone_item_is_written_at_once_and_alone():
     group = GroupCommit()
     log = []
-    assert group.run("conn", 1, _slow_work(log, 0)) == ("done", 1, "conn")
+    assert group.run(1, _slow_work(log, 0)) == ("done", 1, threading.get_ident())
     assert log == [[1]] and group.batches == 1
 
 
@@ -32,7 +32,7 @@ def test_items_that_arrive_during_a_batch_share_the_next_one():
     log, results = [], {}
 
     def one(i):
-        results[i] = group.run("conn-%d" % i, i, _slow_work(log))
+        results[i] = group.run(i, _slow_work(log))
 
     first = threading.Thread(target=one, args=(0,))
     first.start()
@@ -45,14 +45,14 @@ def test_items_that_arrive_during_a_batch_share_the_next_one():
     assert log[0] == [0] and sorted(log[1]) == list(range(1, 9)) and len(log) == 2
     assert all(results[i][:2] == ("done", i) for i in range(9))
     leader = {results[i][2] for i in range(1, 9)}
-    assert len(leader) == 1   # one thread's connection wrote the whole batch
+    assert len(leader) == 1   # one thread wrote the whole batch
     assert (group.batches, group.items) == (2, 9)
 
 
 def test_batches_hold_at_most_limit_items():
     group = GroupCommit(limit=3)
     log = []
-    threads = [threading.Thread(target=group.run, args=("c", i, _slow_work(log, 0.02)))
+    threads = [threading.Thread(target=group.run, args=(i, _slow_work(log, 0.02)))
                for i in range(10)]
     for t in threads:
         t.start()
@@ -67,7 +67,7 @@ def test_a_failed_batch_fails_each_of_its_items():
     errors = {}
     started = threading.Event()
 
-    def work(conn, items):
+    def work(items):
         started.set()
         time.sleep(0.05)
         if len(items) > 1:
@@ -76,7 +76,7 @@ def test_a_failed_batch_fails_each_of_its_items():
 
     def one(i):
         try:
-            group.run("c", i, work)
+            group.run(i, work)
         except Exception as exc:
             errors[i] = exc
 
@@ -93,35 +93,26 @@ def test_a_failed_batch_fails_each_of_its_items():
     assert kinds == ["BatchFailed", "BatchFailed", "RuntimeError"]
     assert all(isinstance(e.__cause__, RuntimeError) for e in errors.values()
                if isinstance(e, BatchFailed))
-    assert group.run("c", 9, work) is None   # the queue still works
+    assert group.run(9, work) is None   # the queue still works
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    if request.param == "sqlite":
-        return {"DATABASE_PATH": str(tmp_path / "fl.sqlite3")}
-    return {"DATABASE_URL": request.getfixturevalue("postgres_url")}
-
-
-def test_threads_sending_together_close_each_round_exactly_once(database):
-    app = create_app({"TESTING": True, "MIN_UPDATES": 5, **database})
+@pytest.mark.parametrize("group_commit", [True, False], ids=["group_commit", "one_by_one"])
+def test_threads_sending_together_close_each_round_exactly_once(database, group_commit):
+    app = create_app({"TESTING": True, "MIN_UPDATES": 5, "GROUP_COMMIT": group_commit,
+                      **database})
     setup = app.test_client()
-    people = [setup.post("/api/register", json={}).get_json() for _ in range(12)]
-    rng = np.random.default_rng(3)
-    delta = rng.normal(scale=0.01, size=1152).tolist()
+    people = [Participant(setup) for _ in range(12)]
+    delta = np.random.default_rng(3).normal(scale=0.01, size=1152)
     statuses, target = [], 4
 
     def work(person):
-        http = app.test_client()
+        person = Participant(app.test_client(), identity=person.identity)   # its own client
         while True:
-            state = http.get("/api/federation").get_json()
+            state = person.state()
             if state["head_version"] >= target:
                 return
-            update = codec.Update(person["client_id"], state["round"]["id"],
-                                  state["head_version"], 2, 3, 384, delta, [0.0] * 3)
-            answer = http.post("/api/update", data=codec.encode_update(update, 10.0),
-                               content_type="application/octet-stream",
-                               headers={"Authorization": "Bearer " + person["token"]})
+            answer = person.send(person.encode(weights=delta, bias=[0.0] * 3, examples=2,
+                                               state=state))
             statuses.append(answer.status_code)
             if answer.status_code == 409:
                 body = answer.get_json()
@@ -147,5 +138,8 @@ def test_threads_sending_together_close_each_round_exactly_once(database):
     assert statuses.count(202) == sum(r["accepted"] for r in reports)
     assert statuses.count(409) == sum(r["refused"] for r in reports)
     group = app.extensions["fl"].group
-    assert group.items == statuses.count(202) + statuses.count(409)
-    assert group.batches < group.items   # some updates did share a transaction
+    if group_commit:
+        assert group.items == statuses.count(202) + statuses.count(409)
+        assert group.batches < group.items   # some updates did share a transaction
+    else:
+        assert group is None

@@ -1,6 +1,6 @@
-"""The real server over HTTP: acknowledged updates survive SIGKILL, and several gunicorn
-workers on one database close every round exactly once (SQLite and PostgreSQL)."""
-import json
+"""The real server over HTTP: acknowledged updates survive SIGKILL, several gunicorn
+workers on one database close every round exactly once (SQLite and PostgreSQL), and a
+PostgreSQL database is served once ``python -m fl db upgrade`` migrated it."""
 import os
 import signal
 import socket
@@ -8,12 +8,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
-import numpy as np
 import pytest
 
+from fl import migrate
+from tests.support.fl_client import HttpClient, Participant
 from tinybert_core import codec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -26,11 +25,12 @@ def _free_port():
 
 
 class Server:
-    """A server process on a free port: ``start()``, ``call(...)``, ``kill()``."""
+    """A server process on a free port: ``start()``, ``kill()``; ``http`` calls it like
+    Flask's test client."""
 
     def __init__(self, cmd, env, log_path):
         self.port = _free_port()
-        self.base = "http://127.0.0.1:%d" % self.port
+        self.http = HttpClient("http://127.0.0.1:%d" % self.port)
         self.cmd = [c.replace("{port}", str(self.port)) for c in cmd]
         self.env = dict(os.environ, HOST="127.0.0.1", PORT=str(self.port), **env)
         self.log_path = log_path
@@ -45,28 +45,11 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError("server exited: " + open(self.log_path).read()[-3000:])
             try:
-                if self.call("GET", "/api/federation")[0] == 200:
+                if self.http.get("/api/federation").status_code == 200:
                     return self
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("server did not start: " + open(self.log_path).read()[-3000:])
-
-    def call(self, method, path, body=None, token=None, content_type="application/json"):
-        data = json.dumps(body).encode() if isinstance(body, dict) else body
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        if data is not None:
-            request.add_header("Content-Type", content_type)
-        if token:
-            request.add_header("Authorization", "Bearer " + token)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return answer.status, answer.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
-
-    def json(self, method, path, body=None, token=None):
-        status, raw = self.call(method, path, body, token)
-        return status, json.loads(raw)
 
     def kill(self):
         """SIGKILL the whole process group: no shutdown code runs."""
@@ -85,91 +68,71 @@ def servers():
         server.kill()
 
 
-def _register(server):
-    status, body = server.json("POST", "/api/register", {})
-    assert status == 201, body
-    return body
-
-
-def _send(server, client, rng, examples=5):
-    _, state = server.json("GET", "/api/federation")
-    update = codec.Update(client["client_id"], state["round"]["id"], state["head_version"],
-                          examples, 3, 384, rng.normal(scale=0.01, size=3 * 384).tolist(),
-                          rng.normal(scale=0.01, size=3).tolist())
-    return server.call("POST", "/api/update", codec.encode_update(update, 10.0),
-                       client["token"], "application/octet-stream")
-
-
 def test_acknowledged_updates_survive_sigkill(tmp_path, servers):
     env = {"DATABASE_PATH": str(tmp_path / "fl.sqlite3"), "MIN_UPDATES": "3",
            "DIST_DIR": str(tmp_path / "dist")}
     server = Server([sys.executable, "-m", "fl"], env, tmp_path / "server.log")
     servers.append(server)
     server.start()
-    rng = np.random.default_rng(1)
-    clients = [_register(server) for _ in range(7)]
-    acks = [_send(server, c, rng) for c in clients]
-    assert [a[0] for a in acks] == [202] * 7
-    head_before = server.call("GET", "/api/head")[1]
+    clients = [Participant(server.http) for _ in range(7)]
+    acks = [c.send_update(examples=5) for c in clients]
+    assert [a.status_code for a in acks] == [202] * 7
+    head_before = server.http.get("/api/head").data
     server.kill()   # right after the last acknowledgement
 
     server = Server([sys.executable, "-m", "fl"], env, tmp_path / "server.log")
     servers.append(server)
     server.start()
-    _, state = server.json("GET", "/api/federation")
+    http = server.http
+    state = http.get("/api/federation").get_json()
     assert state["head_version"] == 2
     assert state["round"]["status"] == "collecting" and state["round"]["accepted"] == 1
     for round_id in (1, 2):
-        _, report = server.json("GET", "/api/rounds/%d" % round_id)
+        report = http.get("/api/rounds/%d" % round_id).get_json()
         assert report["status"] == "aggregated" and report["accepted"] == 3
-    assert server.call("GET", "/api/head")[1] == head_before
-    assert _send(server, clients[6], rng)[0] == 409   # its update is still there: replay
-    assert _send(server, clients[0], rng)[0] == 202   # tokens survived too
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_env(request, tmp_path):
-    if request.param == "sqlite":
-        return {"DATABASE_PATH": str(tmp_path / "fl.sqlite3")}
-    return {"DATABASE_URL": request.getfixturevalue("postgres_url")}
+    assert http.get("/api/head").data == head_before
+    for client in clients:
+        client.http = http
+    assert clients[6].send_update().status_code == 409   # its update is still there: replay
+    assert clients[0].send_update().status_code == 202   # tokens survived too
 
 
 @pytest.mark.parametrize("worker_args", [[], ["-c", "python:fl.gunicorn_conf"]],
                          ids=["sync", "gthread"])
-def test_several_workers_close_each_round_exactly_once(tmp_path, database_env, servers,
+def test_several_workers_close_each_round_exactly_once(tmp_path, database, servers,
                                                        worker_args):
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     if not os.path.exists(gunicorn):
         pytest.skip("gunicorn is not installed: pip install gunicorn")
-    env = dict(database_env, MIN_UPDATES="4")
+    env = dict(database, MIN_UPDATES="4")
     cmd = [gunicorn] + worker_args + ["-w", "3", "-b", "127.0.0.1:{port}", "--timeout", "60",
                                       "fl.wsgi:app"]
     server = Server(cmd, env, tmp_path / "gunicorn.log")
     servers.append(server)
     server.start()
+    http = server.http
     target = 5
-    clients = [_register(server) for _ in range(12)]
+    clients = [Participant(http) for _ in range(12)]
     statuses = []
 
-    def work(client, seed):
-        rng = np.random.default_rng(seed)
-        while server.json("GET", "/api/federation")[1]["head_version"] < target:
-            status, body = _send(server, client, rng)
-            statuses.append(status)
-            if status != 202:
-                assert status == 409, body
+    def work(client):
+        while client.state()["head_version"] < target:
+            answer = client.send_update(examples=5)
+            statuses.append(answer.status_code)
+            if answer.status_code != 202:
+                assert answer.status_code == 409, answer.get_json()
                 time.sleep(0.02)
 
-    threads = [threading.Thread(target=work, args=(c, i)) for i, c in enumerate(clients)]
+    threads = [threading.Thread(target=work, args=(c,)) for c in clients]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads)
 
-    _, state = server.json("GET", "/api/federation")
+    state = http.get("/api/federation").get_json()
     live = state["round"]["id"]
-    reports = [server.json("GET", "/api/rounds/%d" % r)[1] for r in range(1, live + 1)]
+    reports = [http.get("/api/rounds/%d" % r).get_json() for r in range(1, live + 1)]
     closed = [r for r in reports if r["status"] == "aggregated"]
     assert [r["accepted"] for r in closed] == [4] * len(closed)
     assert [r["result_version"] for r in closed] == list(range(1, len(closed) + 1))
@@ -177,4 +140,23 @@ def test_several_workers_close_each_round_exactly_once(tmp_path, database_env, s
     assert state["head_version"] == len(closed) >= target
     assert reports[-1]["status"] in ("open", "collecting") and reports[-1]["accepted"] < 4
     assert statuses.count(202) == sum(r["accepted"] for r in reports)
-    assert codec.decode_head(server.call("GET", "/api/head")[1]).version == len(closed)
+    assert codec.decode_head(http.get("/api/head").data).version == len(closed)
+
+
+def test_a_postgresql_database_must_be_migrated_before_workers_start(tmp_path, postgres_url,
+                                                                    servers):
+    fl = [sys.executable, "-m", "fl"]
+    env = dict(os.environ, DATABASE_URL=postgres_url)
+    refused = subprocess.run(fl, env=env, cwd=ROOT, capture_output=True, text=True,
+                             timeout=60)
+    assert refused.returncode == 1 and "python -m fl db upgrade" in refused.stderr
+    upgraded = subprocess.run(fl + ["db", "upgrade"], env=env, cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+    assert upgraded.returncode == 0, upgraded.stderr
+    current = subprocess.run(fl + ["db", "current"], env=env, cwd=ROOT, capture_output=True,
+                             text=True, timeout=60)
+    assert "revision %s; newest %s" % ((migrate.head_revision(),) * 2) in current.stdout
+    server = Server(fl, {"DATABASE_URL": postgres_url}, tmp_path / "server.log")
+    servers.append(server)
+    server.start()
+    assert Participant(server.http).send_update().status_code == 202

@@ -6,6 +6,9 @@ Fixtures (import them into a test module to use them):
 - ``postgres_server`` (session): the running server's base URL (``postgresql://...``).
 - ``postgres_url``: the URL of an empty database for one test.
 
+``migrated(url)`` brings a database to the server's newest schema, as an operator's
+``python -m fl db upgrade`` does.
+
 initdb refuses to run as root, so as root the server runs as the ``postgres`` user (Debian's
 package creates it) through ``runuser``. Tests are skipped, with the reason, only when the
 server binaries are not installed (Debian package ``postgresql``).
@@ -122,3 +125,15 @@ def postgres_url(postgres_server):
     """The URL of an empty database on the session's server (emptied for each test, which is
     much cheaper than a new database each time)."""
     return postgres_server.reset_database("fl_test")
+
+
+def migrated(url):
+    """Migrate the database at ``url`` to the server's newest schema; return ``url``."""
+    from fl import migrate
+    from fl.database import Database
+    database = Database(url)
+    try:
+        migrate.upgrade(database)
+    finally:
+        database.dispose()
+    return url

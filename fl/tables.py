@@ -1,0 +1,113 @@
+"""The database schema, one definition for SQLite and PostgreSQL (SQLAlchemy Core).
+
+Federations, their registered clients, every head version, rounds, the updates a round
+accepted and the refusals it counted. Ids are 64-bit identities on PostgreSQL and
+``INTEGER PRIMARY KEY AUTOINCREMENT`` on SQLite (ids are never reused, even after a
+rollback); times are seconds since the epoch as doubles; heads and updates are bytes.
+
+Constraint names follow PostgreSQL's own defaults (``<table>_pkey``, ``<table>_<cols>_key``,
+``<table>_<col>_fkey``), so that a database created before migrations existed, whose
+constraints PostgreSQL named, matches this schema exactly. ``fl/migrations`` creates and
+changes the tables; this module is what the code and the migrations' checks compare with.
+"""
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Double,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    literal_column,
+    text,
+)
+from sqlalchemy.dialects import sqlite
+
+NAMING = {"pk": "%(table_name)s_pkey", "uq": "%(table_name)s_%(column_0_N_name)s_key",
+          "fk": "%(table_name)s_%(column_0_name)s_fkey"}
+
+metadata = MetaData(naming_convention=NAMING)
+
+# SQLite only autoincrements a column declared exactly INTEGER PRIMARY KEY.
+BIGINT = BigInteger().with_variant(Integer(), "sqlite")
+DOUBLE = Double().with_variant(sqlite.REAL(), "sqlite")
+
+# The statuses of a round that still takes updates; at most one per federation.
+LIVE = ("open", "collecting")
+# ``status IN ('open', 'collecting')`` written into the statements' SQL: a list of bound
+# values would be expanded again at every execution.
+LIVE_SQL = [literal_column("'%s'" % status) for status in LIVE]
+
+
+def _id():
+    return Column("id", BIGINT, Identity(), primary_key=True)
+
+
+federations = Table(
+    "federations", metadata, _id(),
+    Column("name", Text, nullable=False, unique=True),
+    Column("labels", Text, nullable=False),   # JSON list of label names
+    Column("dim", Integer, nullable=False),
+    Column("encoder", Text, nullable=False),
+    Column("hidden_size", Integer, nullable=False),
+    Column("head_version", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", DOUBLE, nullable=False),
+    sqlite_autoincrement=True)
+
+clients = Table(
+    "clients", metadata, _id(),
+    Column("federation_id", BIGINT, ForeignKey("federations.id"), nullable=False),
+    Column("token_hash", Text, nullable=False, unique=True),   # sha256 of the bearer token
+    Column("created_at", DOUBLE, nullable=False),
+    sqlite_autoincrement=True)
+
+heads = Table(
+    "heads", metadata,
+    Column("federation_id", BIGINT, ForeignKey("federations.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("weights", LargeBinary, nullable=False),   # little-endian float32, row-major
+    Column("bias", LargeBinary, nullable=False),
+    Column("round_id", BIGINT),   # the round that produced it (None: the zero head)
+    Column("created_at", DOUBLE, nullable=False))
+
+rounds = Table(
+    "rounds", metadata, _id(),
+    Column("federation_id", BIGINT, ForeignKey("federations.id"), nullable=False),
+    Column("base_version", Integer, nullable=False),
+    Column("status", Text, nullable=False),   # open, collecting, aggregated, failed
+    Column("opened_at", DOUBLE, nullable=False),
+    Column("deadline", DOUBLE, nullable=False),
+    Column("closed_at", DOUBLE),
+    Column("result_version", Integer),
+    Column("detail", Text),
+    sqlite_autoincrement=True)
+
+# At most one live round per federation, whatever the number of server processes.
+_live = rounds.c.status.in_(LIVE_SQL)
+Index("one_live_round", rounds.c.federation_id, unique=True,
+      sqlite_where=_live, postgresql_where=_live)
+
+updates = Table(
+    "updates", metadata, _id(),
+    Column("round_id", BIGINT, ForeignKey("rounds.id"), nullable=False),
+    Column("client_id", BIGINT, ForeignKey("clients.id"), nullable=False),
+    Column("num_examples", Integer, nullable=False),
+    Column("norm", DOUBLE, nullable=False),
+    Column("payload", LargeBinary, nullable=False),   # the update as the client sent it
+    Column("received_at", DOUBLE, nullable=False),
+    UniqueConstraint("round_id", "client_id"),
+    sqlite_autoincrement=True)
+
+refusals = Table(
+    "refusals", metadata, _id(),
+    Column("round_id", BIGINT, ForeignKey("rounds.id"), nullable=False),
+    Column("client_id", BIGINT),   # None: the sender had no valid token
+    Column("reason", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("at", DOUBLE, nullable=False),
+    sqlite_autoincrement=True)

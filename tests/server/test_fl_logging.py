@@ -1,0 +1,45 @@
+"""The server's log: one line per closed round and one per refusal under the ``fl`` logger,
+never a token; printed to stderr by the app unless it is TESTING or the host already takes
+the lines; the level comes from LOG_LEVEL."""
+import logging
+
+from fl import create_app
+from fl.config import config_from_env
+from fl.logs import configure_logging
+from tests.support.fl_client import Participant
+
+
+def test_one_line_per_round_and_per_refusal_and_no_token(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="fl")
+    app = create_app({"TESTING": True, "MIN_UPDATES": 2,
+                      "DATABASE_PATH": str(tmp_path / "fl.sqlite3")})
+    http = app.test_client()
+    people = [Participant(http) for _ in range(2)]
+    caplog.clear()
+    stale = people[0].encode(round_id=999)
+    assert people[0].send(stale).status_code == 409
+    assert people[1].send(b"junk").status_code == 400
+    assert people[1].send(b"junk", token="forged").status_code == 401
+    for person in people:
+        assert person.send_update().status_code == 202
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("fl")]
+    assert lines == [
+        "refused stale_round: round 1, client %d" % people[0].id,
+        "refused truncated: round 1, client %d" % people[1].id,
+        "refused unauthorized: round 1, client unknown",
+        "federation default round 1 aggregated 2 updates into head version 1"]
+    text = caplog.text
+    assert not any(person.token in text for person in people)
+
+
+def test_the_app_prints_only_when_nothing_else_takes_the_lines(monkeypatch):
+    logger = logging.getLogger("fl")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", False)   # as if no host handler took them
+    configure_logging(create_app({"TESTING": True}))
+    assert logger.handlers == []
+    for _ in range(2):
+        create_app({"LOG_LEVEL": "WARNING"})
+    assert len(logger.handlers) == 1 and logger.level == logging.WARNING
+    monkeypatch.setattr(logger, "propagate", True)
+    assert config_from_env({"LOG_LEVEL": "debug"}) == {"LOG_LEVEL": "DEBUG"}
