@@ -111,7 +111,8 @@ def test_a_served_model_that_differs_from_the_manifest_is_refused_and_not_cached
 
 
 def test_embedding_does_not_depend_on_what_was_embedded_before(browser, server, app_page):
-    texts = ["Merge the hotfix branch", "Quarterly planning meeting at 3pm", "Hi Anna, see attached"]
+    texts = ["Merge the hotfix branch", "Quarterly planning meeting at 3pm",
+             "Hi Anna, see attached"]
     first = app_page.evaluate(EMBED_ALL, texts)
     other = open_page(browser, server.url + "/")
     other.evaluate(EMBED_ALL, ["a completely different text " * 20, "short"])

@@ -64,7 +64,8 @@ def test_two_browsers_federate_and_the_aggregate_is_at_least_as_good(browser, fl
     # The second browser clicks, as a person would.
     message, kind = status_after(b, "#send-delta")
     assert "ready" in kind and "Sent a delta of" in message, message
-    assert "round 1" in b.text_content("#fl-sent") and "No text was sent" in b.text_content("#fl-sent")
+    sent = b.text_content("#fl-sent")
+    assert "round 1" in sent and "No text was sent" in sent
 
     a.evaluate("() => window.tinybert.applyAggregate()")
     message, kind = status_after(b, "#apply-aggregate")

@@ -67,7 +67,8 @@ def test_versions_load_and_delete(page):
     second = page.evaluate("() => window.tinybert.save('v')")
     assert (first["version"], second["version"]) == (1, 2)
     [listed] = page.evaluate("() => window.tinybert.listModels()")
-    assert listed["version"] == 2 and listed["versions"] == 2 and listed["labels"] == ["Dev", "Meeting"]
+    assert (listed["version"], listed["versions"]) == (2, 2)
+    assert listed["labels"] == ["Dev", "Meeting"]
     page.evaluate("() => window.tinybert.load('v', 1)")
     assert page.evaluate("() => window.tinybert.labels()") == ["Dev", "Meeting", "Email"]
     assert predict_all(page, TEXTS) == scores_v1
@@ -75,7 +76,8 @@ def test_versions_load_and_delete(page):
     option = page.locator("#model-list option").first.text_content()
     assert option.startswith("v v2") and "Dev, Meeting" in option and "train acc" in option
     page.click("#load")
-    page.wait_for_function("() => document.querySelector('#status').textContent.startsWith('Loaded v')")
+    page.wait_for_function(
+        "() => document.querySelector('#status').textContent.startsWith('Loaded v')")
     assert page.evaluate("() => window.tinybert.labels()") == ["Dev", "Meeting"]
     assert page.evaluate("() => window.tinybert.deleteModel('v')") == 2
     assert page.evaluate("() => window.tinybert.listModels()") == []
