@@ -101,6 +101,7 @@ test-fast: $(STAMPS)/venv postgresql
 
 lint: $(STAMPS)/venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: build chromium $(STAMPS)/bench
 	$(PY) -m bench
