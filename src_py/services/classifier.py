@@ -2,9 +2,16 @@
 browser's storage. The page and ``window.tinybert`` both act through this class."""
 from services.errors import AppError
 from settings import DEFAULT_LABELS, MAX_LABEL_LENGTH
-from tinybert_core.binary import fround
+from tinybert_core.evaluation import holdout_evaluate
 from tinybert_core.fl_local import local_update
-from tinybert_core.head import LinearHead, add_label, head_with_weights, remove_label, rename_label
+from tinybert_core.head import (
+    LinearHead,
+    add_label,
+    head_with_weights,
+    remove_label,
+    rename_label,
+    to_float32,
+)
 from tinybert_core.head_file import (
     HeadFileError,
     check_compatible,
@@ -26,15 +33,6 @@ def check_label_name(name):
     if len(name) > MAX_LABEL_LENGTH:
         raise AppError("Label names are at most " + str(MAX_LABEL_LENGTH) + " characters.")
     return name.strip()
-
-
-def round_to_float32(head):
-    """Keep the head on the float32 grid it is stored in, so a reload predicts the same."""
-    for i in range(len(head.weights)):
-        head.weights[i] = fround(head.weights[i])
-    for k in range(len(head.bias)):
-        head.bias[k] = fround(head.bias[k])
-    return head
 
 
 def _float32(values):
@@ -223,7 +221,7 @@ class Classifier:
             history = train_head(head, data["xs"], data["ys"], opts, on_epoch)
         except ValueError as error:
             raise AppError(str(error))
-        self.head = round_to_float32(head)
+        self.head = to_float32(head)
         self.trained = {"options": opts, "history": history, "examples": len(data["xs"]),
                         "time": _now()}
         await self._persist_working_head()
@@ -247,22 +245,46 @@ class Classifier:
 
     async def use_global_head(self, labels, weights, bias, version):
         """Make the federation's head (``version``) this page's head."""
-        self.head = round_to_float32(head_with_weights(labels, self.head.dim, weights, bias))
+        self.head = to_float32(head_with_weights(labels, self.head.dim, weights, bias))
         self.trained = {"federation_version": version, "time": _now()}
         await self._persist_working_head()
         return None
 
-    async def evaluate(self):
-        """Held-out accuracy and confusion matrix by cross-validation over the examples."""
+    async def evaluate(self, options):
+        """How well the trainer does on these examples; the page's head is not changed.
+
+        options: None (or without ``holdout``): stratified cross-validation, returning
+        ``{accuracy, confusion, folds, examples, counts, labels}``. ``{"holdout": fraction}``
+        (e.g. 0.2), with any training options beside it: a fresh head trained on the rest of
+        each label's examples and scored on that share (``holdout_evaluate``), returning
+        ``{accuracy, per_label: [{label, precision, recall, f1, support}], confusion, labels,
+        examples (held out), train_examples, fraction, counts}``. Training options default
+        to those of the last training. Raises AppError for too few examples or bad options.
+        """
+        settings = {}
+        fraction = None
+        for source in [self._trained("options"), options]:
+            for key in __pragma__("js", "{}", "Object.keys(source || {})"):
+                if key == "holdout" and source is options:
+                    fraction = source[key]
+                else:
+                    settings[key] = source[key]
         data = await self._training_set()
-        folds = suggest_folds(data["ys"], len(self.head.labels))
+        labels = self.labels()
         try:
-            result = cross_validate(self.head.labels, self.head.dim, data["xs"], data["ys"],
-                                    self._trained("options"), folds)
+            if fraction is None:
+                folds = suggest_folds(data["ys"], len(labels))
+                result = cross_validate(labels, self.head.dim, data["xs"], data["ys"], settings,
+                                        folds)
+            else:
+                held = holdout_evaluate(labels, self.head.dim, data["xs"], data["ys"], settings,
+                                        fraction)
+                result = held["report"]
+                result["train_examples"] = len(held["train"])
         except ValueError as error:
             raise AppError(str(error))
-        result["counts"] = class_counts(data["ys"], len(self.head.labels))
-        result["labels"] = self.labels()
+        result["counts"] = class_counts(data["ys"], len(labels))
+        result["labels"] = labels
         return result
 
     def _trained(self, key):
