@@ -2,7 +2,7 @@
 browser's storage. The page and ``window.tinybert`` both act through this class."""
 from services.errors import AppError
 from settings import DEFAULT_LABELS, MAX_LABEL_LENGTH
-from tinybert_core.evaluation import holdout_evaluate
+from tinybert_core.evaluation import evaluate_examples
 from tinybert_core.fl_local import local_update
 from tinybert_core.head import (
     LinearHead,
@@ -18,8 +18,7 @@ from tinybert_core.head_file import (
     decode_head_file,
     encode_head_file,
 )
-from tinybert_core.metrics import class_counts, suggest_folds
-from tinybert_core.train import cross_validate, resolve_options, train_head
+from tinybert_core.train import resolve_options, train_head
 
 
 def _now():
@@ -251,41 +250,15 @@ class Classifier:
         return None
 
     async def evaluate(self, options):
-        """How well the trainer does on these examples; the page's head is not changed.
-
-        options: None (or without ``holdout``): stratified cross-validation, returning
-        ``{accuracy, confusion, folds, examples, counts, labels}``. ``{"holdout": fraction}``
-        (e.g. 0.2), with any training options beside it: a fresh head trained on the rest of
-        each label's examples and scored on that share (``holdout_evaluate``), returning
-        ``{accuracy, per_label: [{label, precision, recall, f1, support}], confusion, labels,
-        examples (held out), train_examples, fraction, counts}``. Training options default
-        to those of the last training. Raises AppError for too few examples or bad options.
-        """
-        settings = {}
-        fraction = None
-        for source in [self._trained("options"), options]:
-            for key in __pragma__("js", "{}", "Object.keys(source || {})"):
-                if key == "holdout" and source is options:
-                    fraction = source[key]
-                else:
-                    settings[key] = source[key]
+        """Cross-validation, or with ``{"holdout": fraction}`` a held-out split, of the trainer
+        on the active examples (``tinybert_core.evaluation.evaluate_examples``, training
+        options from the last training); the page's head is not changed."""
         data = await self._training_set()
-        labels = self.labels()
         try:
-            if fraction is None:
-                folds = suggest_folds(data["ys"], len(labels))
-                result = cross_validate(labels, self.head.dim, data["xs"], data["ys"], settings,
-                                        folds)
-            else:
-                held = holdout_evaluate(labels, self.head.dim, data["xs"], data["ys"], settings,
-                                        fraction)
-                result = held["report"]
-                result["train_examples"] = len(held["train"])
+            return evaluate_examples(self.labels(), self.head.dim, data["xs"], data["ys"],
+                                     self._trained("options"), options or None)
         except ValueError as error:
             raise AppError(str(error))
-        result["counts"] = class_counts(data["ys"], len(labels))
-        result["labels"] = labels
-        return result
 
     def _trained(self, key):
         """A field of the last training record, or None (a federated head has no history)."""

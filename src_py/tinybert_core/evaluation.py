@@ -4,8 +4,8 @@ score it on the rest. The page's "evaluate on a held-out split" and ``python -m 
 same head and the same scores in either place (given the same embeddings).
 """
 from tinybert_core.head import LinearHead, to_float32
-from tinybert_core.metrics import holdout_split, score
-from tinybert_core.train import resolve_options, train_head
+from tinybert_core.metrics import class_counts, holdout_split, score, suggest_folds
+from tinybert_core.train import cross_validate, resolve_options, train_head
 
 
 def holdout_evaluate(labels, dim, xs, ys, options, fraction):
@@ -34,3 +34,38 @@ def holdout_evaluate(labels, dim, xs, ys, options, fraction):
     report["fraction"] = fraction
     return {"weights": head.weights, "bias": head.bias, "history": history, "options": opts,
             "train": split["train"], "test": split["test"], "report": report}
+
+
+def evaluate_examples(labels, dim, xs, ys, trained_options, options):
+    """The page's Evaluate: how well the trainer does on these examples.
+
+    trained_options: the options of the last training (None: the defaults); options: None,
+    or a dict (or JS object) whose ``holdout`` is the fraction to hold out and whose other
+    keys override training options. Without ``holdout``: stratified cross-validation
+    (``train.cross_validate``, ``metrics.suggest_folds`` folds), returning ``{accuracy,
+    confusion, folds, examples}``; with it: ``holdout_evaluate``'s report plus
+    ``train_examples``. Both also give ``counts`` (examples per label) and ``labels``.
+    Raises ValueError for too few examples or bad options.
+    """
+    settings = {}
+    fraction = None
+    if trained_options is not None:
+        base = dict(trained_options)
+        for key in base.keys():
+            settings[key] = base[key]
+    if options is not None:
+        given = dict(options)
+        for key in given.keys():
+            if key == "holdout":
+                fraction = given[key]
+            else:
+                settings[key] = given[key]
+    if fraction is None:
+        result = cross_validate(labels, dim, xs, ys, settings, suggest_folds(ys, len(labels)))
+    else:
+        held = holdout_evaluate(labels, dim, xs, ys, settings, fraction)
+        result = held["report"]
+        result["train_examples"] = len(held["train"])
+    result["counts"] = class_counts(ys, len(labels))
+    result["labels"] = [label for label in labels]
+    return result

@@ -8,6 +8,7 @@ import pytest
 from tests.parity.test_parity_train import blobs
 from tests.support.parity import is_error, run_js_many, run_py_many
 from tinybert_core.binary import fround
+from tinybert_core.evaluation import holdout_evaluate
 from tinybert_core.metrics import holdout_split
 from tinybert_core.train import train_fresh
 
@@ -67,3 +68,23 @@ def test_score_matches():
     assert py == run_js_many("tinybert_core.metrics", "score", cases)
     assert py[1]["per_label"][1] == {"label": "b", "precision": None, "recall": None,
                                      "f1": None, "support": 0}
+
+
+def test_evaluate_examples_cross_validates_or_holds_out():
+    trained = {"epochs": 3, "seed": 1}
+    cases = [[LABELS, DIM, XS, YS, None, None],
+             [LABELS, DIM, XS, YS, trained, {}],
+             [LABELS, DIM, XS, YS, trained, {"holdout": 0.25}],
+             [LABELS, DIM, XS, YS, trained, {"holdout": 0.25, "seed": 4}],
+             [LABELS, DIM, XS, YS, None, {"holdout": 0.2, "folds": 3}]]
+    py, js = both("evaluate_examples", cases)
+    assert py == js
+    assert sorted(py[0]) == ["accuracy", "confusion", "counts", "examples", "folds", "labels"]
+    assert py[0]["folds"] == 5 and py[0]["examples"] == 36 and py[0]["counts"] == [12, 12, 12]
+    # The last training's options apply unless the call overrides them.
+    assert py[2] == dict(holdout_evaluate(LABELS, DIM, XS, YS, trained, 0.25)["report"],
+                         train_examples=27, counts=[12, 12, 12])
+    assert py[3] == dict(holdout_evaluate(LABELS, DIM, XS, YS, {"epochs": 3, "seed": 4},
+                                          0.25)["report"], train_examples=27,
+                         counts=[12, 12, 12])
+    assert "Unknown training option 'folds'" in py[4]["__error__"]["message"]
