@@ -37,6 +37,7 @@ class Engine:
         self.classifier = Classifier(manifest, self.embed, storage)
         self.files = ExampleFiles(self.classifier, storage)
         self.federation = FederationClient(storage, DEFAULT_FEDERATION)
+
     async def tokenize(self, text):
         """Token ids of ``text``, [CLS] ... [SEP]; raises AppError for a non-text."""
         check_text(text, True)

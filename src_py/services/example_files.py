@@ -101,31 +101,43 @@ class ExampleFiles:
         counts = [0 for label in found["labels"]]
         for row in rows:
             counts[found["labels"].indexOf(row[1])] += 1
-        known = self.classifier.labels()
-        new_labels = [label for label in found["labels"] if label not in known]
-        # A page without examples takes the file's labels: its labels are placeholders then.
-        fresh = len(self.classifier.records) == 0 and len(new_labels) > 0
         skipped = {"existing": len(found["rows"]) - len(rows)}
         for key in SKIPPED:
             skipped[key] = found[key]["count"]
+        change = self._label_change(found["labels"])
         return {"name": draft["name"], "rows": rows, "labels": found["labels"],
-                "counts": counts, "new_labels": new_labels,
-                "labels_after": found["labels"] if fresh else known.concat(new_labels),
-                "dropped_labels": [label for label in known
-                                   if fresh and label not in found["labels"]],
+                "counts": counts, "new_labels": change["new"], "labels_after": change["after"],
+                "dropped_labels": change["dropped"],
                 "skipped": skipped, "text_column": found["text_column"],
                 "label_column": found["label_column"], "columns": table["columns"],
                 "records": found["records"], "preview": rows[0:IMPORT_PREVIEW_ROWS]}
 
+    def _label_change(self, labels):
+        """The labels once a file of ``labels`` is imported: ``{"new": labels not here yet,
+        "after": the labels then, "dropped": labels that go}``. New labels are added; a page
+        without any example takes the file's labels instead of its own (placeholders then)."""
+        known = self.classifier.labels()
+        new = [label for label in labels if label not in known]
+        fresh = len(self.classifier.records) == 0 and len(new) > 0
+        return {"new": new, "after": labels if fresh else known.concat(new),
+                "dropped": [label for label in known if fresh and label not in labels]}
+
     # --- embedding and storing -----------------------------------------------------------------
     async def start(self, plan, on_progress):
-        """Add the plan's new labels, then embed and store its rows (see ``_embed``).
+        """Change the labels as the plan says (from the labels as they are now), then embed
+        and store its rows (see ``_embed``).
 
-        Raises AppError while another import runs."""
+        Raises AppError while another import runs or an interrupted one waits."""
         if self.running is not None:
             raise AppError("An import is already running: wait for it to end, or cancel it.")
-        if len(plan["new_labels"]) > 0:
-            await self.classifier.set_labels(plan["labels_after"])
+        waiting = await self.pending()
+        if waiting is not None:
+            raise AppError("The import of " + (waiting["name"] or "a file") + " stopped after "
+                           + str(waiting["done"]) + " of " + str(waiting["total"])
+                           + " examples: resume or discard it first.")
+        change = self._label_change(plan["labels"])
+        if len(change["new"]) > 0:
+            await self.classifier.set_labels(change["after"])
         pending = {"name": plan["name"], "rows": plan["rows"], "labels": plan["labels"],
                    "skipped": plan["skipped"]}
         if self.storage is not None and len(plan["rows"]) > 0:
