@@ -8,9 +8,10 @@ otherwise), rounded to float32 and written as the page's Export writes it. With 
 embeddings, the page and this command produce the same head, bit for bit.
 
 Differences that remain: the embeddings (native onnxruntime here, onnxruntime-web in the
-page: cosine at least 0.99 between them); a text is trained on once here (the import leaves
-repeats out), while the page trains on every example added, repeats included; the page's
-label order is the order its user gave the labels, here it is the file's.
+page: mean cosine 0.9998, a few short texts down to 0.986; see
+tests/browser/test_twin_parity.py). The page trains on every example it holds: a file
+imported into a page without examples gives it the same examples, order and labels as here,
+but examples added one by one may repeat a text, and labels keep the order its user gave.
 """
 import json
 import sys
