@@ -11,7 +11,7 @@ LEFT_OUT = [["existing", "row already an example", "rows already examples"],
 
 
 def _percent(value):
-    return "—" if value is None else (value * 100).toFixed(1) + " %"
+    return "—" if value is None else (value * 100).toFixed(1) + "\u00a0%"
 
 
 def _options(select, names, chosen):
@@ -79,7 +79,8 @@ class ImportPanel:
             event.preventDefault()
             self.drop.classList.remove("over")
             files = event.dataTransfer.files if event.dataTransfer else None
-            if files and files.length > 0:
+            # While an import runs the picker is disabled; a dropped file waits as well.
+            if files and files.length > 0 and not self.file.disabled:
                 handlers["file"](files[0])
 
         def on_columns(event):
