@@ -8,9 +8,10 @@ changes nothing. Texts that are already examples here are left out too. Labels t
 brings are added; a page without any example takes the file's labels instead of its own.
 
 Then each row is embedded and stored as an example at once (``Classifier.add_example``), so
-an embedding is never computed for nothing: the rows of an import are kept in storage
-(setting ``pending_import``) until it ends, and after a reload ``resume`` embeds only the rows
-that are not examples yet. Cancelling keeps the examples already added.
+the work done is kept: the rows of an import are kept in storage (setting
+``pending_import``) until it ends, and after a reload ``resume`` embeds only the rows that are
+not examples yet (only the row being embedded when the page closed is embedded again).
+Cancelling keeps the examples already added.
 """
 from services.errors import AppError
 from settings import IMPORT_PREVIEW_ROWS
