@@ -24,6 +24,8 @@ BENCHMARKS = {
     'fl_load': ('fl_load', True, '50 clients posting updates to gunicorn, SQLite and PostgreSQL'),
     'sms_python': ('sms_python', True,
                    'python -m tinybert on SMS spam: held-out accuracy, native rows/s'),
+    'sms_page': ('sms_page', True,
+                 'SMS spam imported and trained in the page: accuracy, rows/s, file to head'),
 }
 
 
