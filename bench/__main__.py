@@ -28,6 +28,8 @@ BENCHMARKS = {
                    'python -m tinybert on SMS spam: held-out accuracy, native rows/s'),
     'api_frameworks': ('api_frameworks', False,
                        'per-request cost of APIFlask, flask-smorest, spectree vs plain Flask'),
+    'sms_page': ('sms_page', True,
+                 'SMS spam imported and trained in the page: accuracy, rows/s, file to head'),
 }
 
 

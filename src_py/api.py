@@ -52,6 +52,18 @@ def expose(engine, changed, synced):
     async def apply_aggregate():
         return await engine.federation.apply_aggregate(c)
 
+    async def import_examples(data, options):
+        return await engine.files.import_text(data, options)
+
+    async def import_status():
+        return engine.files.status()
+
+    async def cancel_import():
+        return engine.files.cancel()
+
+    async def export_examples():
+        return engine.files.export_csv()
+
     window.tinybert = {
         "tokenize": js_method(engine.tokenize, None),
         "embed": js_method(engine.embed, None),
@@ -77,6 +89,10 @@ def expose(engine, changed, synced):
         "applyAggregate": js_method(apply_aggregate, synced),
         "federation": js_method(engine.federation.status, None),
         "suggest": js_method(suggest, None),
+        "importExamples": js_method(import_examples, changed),
+        "importStatus": js_method(import_status, None),
+        "cancelImport": js_method(cancel_import, None),
+        "exportExamples": js_method(export_examples, None),
     }
     return None
 

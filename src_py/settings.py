@@ -43,6 +43,9 @@ MAX_LABEL_LENGTH = 60
 BATCH_YIELD_EVERY = 8
 """Batch classification lets the browser paint after this many texts."""
 
+IMPORT_PREVIEW_ROWS = 5
+"""Rows of a labelled file shown before it is imported."""
+
 # --- federation --------------------------------------------------------------------------------
 DEFAULT_FEDERATION = "default"
 """The federation this page joins."""

@@ -3,6 +3,7 @@ and the federation client. The page's controller and ``window.tinybert`` both ac
 from services.classifier import Classifier
 from services.embedding_cache import EmbeddingCache
 from services.errors import AppError
+from services.example_files import ExampleFiles
 from services.federation_client import FederationClient
 from settings import DEFAULT_FEDERATION, EMBEDDING_CACHE_SIZE
 from tinybert_core.active import margin, uncertainty_order
@@ -34,6 +35,7 @@ class Engine:
         self.embeddings = EmbeddingCache(manifest["files"][manifest["encoder_file"]]["sha256"],
                                          EMBEDDING_CACHE_SIZE)
         self.classifier = Classifier(manifest, self.embed, storage)
+        self.files = ExampleFiles(self.classifier, storage)
         self.federation = FederationClient(storage, DEFAULT_FEDERATION)
 
     async def tokenize(self, text):
