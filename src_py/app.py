@@ -10,14 +10,15 @@ from services.errors import AppError, describe
 from services.model_store import load_model_file
 from services.storage import open_storage
 from services.tokenizer_client import TokenizerClient
-from settings import requested_backend, saved_backend
+from settings import MODEL_BASE, requested_backend, saved_backend
 from ui.controller import Controller
 from ui.page import Page, reload_on_backend
 
 
 async def _start_tokenizer(manifest):
     tokenizer = TokenizerClient()
-    await tokenizer.init(await fetch_json("tokenizer.json"), manifest["max_length"])
+    url = __new__(URL(MODEL_BASE + "tokenizer.json", window.location.href)).href
+    await tokenizer.init(url, manifest["max_length"])
     return tokenizer
 
 
@@ -110,6 +111,7 @@ async def load_engine(page):
     stages["model_checked"] = performance.now()
     parts = await Promise.all([tokenizer, loaded, storage])
     timings["model_source"] = parts[1]["source"]
+    _stamp(stages, "model_cached", parts[1]["cached"])
     timings["ready_ms"] = performance.now() - started
     timings["model_ms"] = timings["ready_ms"] - timings["session_ms"]
     engine = Engine(manifest, parts[0], parts[1]["value"], parts[2], timings)
