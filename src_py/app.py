@@ -15,8 +15,7 @@ from ui.controller import Controller
 from ui.page import Page, reload_on_backend
 
 
-async def _start_tokenizer(manifest):
-    tokenizer = TokenizerClient()
+async def _start_tokenizer(tokenizer, manifest):
     url = __new__(URL(MODEL_BASE + "tokenizer.json", window.location.href)).href
     await tokenizer.init(url, manifest["max_length"])
     return tokenizer
@@ -96,9 +95,10 @@ async def load_engine(page):
     timings = {"stages": stages}
     page.show_status("Loading the model…", "info")
     storage = _stamp(stages, "storage", _open_storage_or_none(page))
+    worker = TokenizerClient()   # its module loads while the manifest is fetched
     manifest = await fetch_json("manifest.json")
     stages["manifest"] = performance.now()
-    tokenizer = _stamp(stages, "tokenizer", _start_tokenizer(manifest))
+    tokenizer = _stamp(stages, "tokenizer", _start_tokenizer(worker, manifest))
     decision = await _choose_backend(manifest)
     stages["runtime"] = performance.now()
     try:
