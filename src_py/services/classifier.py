@@ -43,13 +43,15 @@ class Classifier:
 
     embed: async function text → Float32Array (cached by the engine, so a known text never runs
     the encoder again). storage: a Storage, or None when this browser cannot store anything.
+    encoder_sha: the sha256 of the encoder file in use (examples embedded by another are
+    embedded again before training).
     """
 
-    def __init__(self, manifest, embed, storage):
+    def __init__(self, manifest, embed, storage, encoder_sha):
         self.manifest = manifest
         self.embed = embed
         self.storage = storage
-        self.encoder_sha = manifest["files"][manifest["encoder_file"]]["sha256"]
+        self.encoder_sha = encoder_sha
         self.head = LinearHead(DEFAULT_LABELS, manifest["hidden_size"])
         self.records = []
         self.trained = None   # settings and metrics of the last training run
