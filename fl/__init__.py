@@ -12,6 +12,7 @@ from fl.http_errors import ERROR_SCHEMA, VALIDATION_STATUS, register_error_handl
 from fl.logs import configure_logging
 from fl.openapi_document import finish
 from fl.service import init_service
+from fl.signalling import init_signalling
 from fl.static import add_isolation_headers, register_static
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,7 @@ def create_app(config=None):
     init_service(app)
     configure_logging(app)
     app.register_blueprint(api, url_prefix="/api")
+    init_signalling(app)
     register_static(app)
     register_error_handlers(app)
     app.spec_processor(lambda document: finish(app, document))

@@ -21,7 +21,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 # Operations without inputs give one example; the others share the budget.
 EXAMPLES = {"POST /update": 600, "POST /register": 150, "GET /federation": 100,
             "GET /head": 100, "GET /rounds/{round_id}": 150, "GET /health": 5,
-            "GET /openapi.json": 5}
+            "GET /openapi.json": 5, "GET /peers/stats": 30}
 
 
 def _fuzz(operation, token, sent):

@@ -43,8 +43,8 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database = tempfile.mkdtemp(prefix="fl-db-")
-        env = dict(os.environ, PORT=str(self.port), DIST_DIR=str(dist_dir),
-                   DATABASE_PATH=os.path.join(self.database, "fl.sqlite3"), **(env or {}))
+        env = dict(dict(os.environ, PORT=str(self.port), DIST_DIR=str(dist_dir),
+                        DATABASE_PATH=os.path.join(self.database, "fl.sqlite3")), **(env or {}))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "fl"], cwd=REPO, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
