@@ -19,6 +19,10 @@ BENCHMARKS = {
                       'encoder latency, start-up, memory in Chromium vs transformers.js, ORT'),
     'model_variants': ('model_variants', True,
                        'INT8 encoder files (fused or not, signed or unsigned weights) in Chromium'),
+    'wasm_levers': ('wasm_levers', False,
+                    'WASM encoder variants (static INT8, fewer layers, ORT format) in Chromium'),
+    'webgpu_device': ('webgpu_device', False,
+                      'WebGPU files on a real GPU (python -m bench.webgpu_device prepare|report)'),
     'fl_simulation': ('fl_simulation', True,
                       'federated rounds vs centralised; int8 vs float deltas; bytes per update'),
     'fl_load': ('fl_load', True, '50 clients posting updates to gunicorn, SQLite and PostgreSQL'),
@@ -28,6 +32,8 @@ BENCHMARKS = {
                    'python -m tinybert on SMS spam: held-out accuracy, native rows/s'),
     'api_frameworks': ('api_frameworks', False,
                        'per-request cost of APIFlask, flask-smorest, spectree vs plain Flask'),
+    'sms_page': ('sms_page', True,
+                 'SMS spam imported and trained in the page: accuracy, rows/s, file to head'),
 }
 
 

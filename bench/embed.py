@@ -29,8 +29,23 @@ def manifest():
         return json.load(f)
 
 
+# Another encoder file for the same model (a pruned variant: bench/wasm_levers.py --learning).
+ENCODER_OVERRIDE = 'TINYBERT_BENCH_ENCODER'
+
+
+def encoder_path():
+    """The encoder file embedded with: the shipped one, or $TINYBERT_BENCH_ENCODER."""
+    override = os.environ.get(ENCODER_OVERRIDE)
+    return override or os.path.join(MODEL, manifest()['encoder_file'])
+
+
 def model_sha():
-    """Short sha256 of the shipped encoder file, as recorded in the manifest."""
+    """Short sha256 of the encoder file, as recorded in the manifest (or computed for an
+    override)."""
+    override = os.environ.get(ENCODER_OVERRIDE)
+    if override:
+        with open(override, 'rb') as f:
+            return hashlib.sha256(f.read()).hexdigest()[:12]
     m = manifest()
     return m['files'][m['encoder_file']]['sha256'][:12]
 
@@ -45,7 +60,7 @@ def _init_worker():
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
-    _worker['session'] = ort.InferenceSession(os.path.join(MODEL, m['encoder_file']), opts,
+    _worker['session'] = ort.InferenceSession(encoder_path(), opts,
                                               providers=['CPUExecutionProvider'])
     tok = Tokenizer.from_file(os.path.join(MODEL, 'tokenizer.json'))
     tok.no_truncation()

@@ -43,8 +43,8 @@ from bench import browser as B
 from bench import save_results
 
 LENGTHS = [16, 64, 128, 256]
-GOALS = {'p50_128_vs_transformers_js': 0.7, 'p50_256_ms': 60.0, 'cold_start_ms': 1500.0,
-         'warm_visit_ms': 500.0, 'memory_mb': 100.0}
+GOALS = {'p50_128_vs_transformers_js': 0.7, 'p50_256_ms': 60.0, 'cold_start_ms': 1200.0,
+         'warm_visit_ms': 400.0, 'memory_mb': 150.0}
 THREADS = 2
 LEVELS = ['disabled', 'basic', 'extended', 'all']
 
@@ -323,6 +323,11 @@ class ProductRun(Run):
         self.variants = variants
         page = self.page = self.browser.page()
         self.out['cold'] = _product_visit(page, url + '/', False, FIRST_TEXT + ' (cold)')
+        # The memory goal: the renderer at the first prediction (its peak so far, and now).
+        self.browser.memory.mark()
+        first = self.browser.memory.summary()
+        first['now'] = self.browser.memory.breakdown()
+        self.out['memory_at_first_prediction'] = first
         self.out['backend'] = page.evaluate('() => window.tinybert.backend()')
         self.out['warm_reload'] = _product_visit(page, url + '/', True, FIRST_TEXT + ' (reload)')
         for n in LENGTHS:
@@ -525,12 +530,13 @@ def run(argv=None):
         'p50_256_ms': p50['product'][256],
         'cold_start_ms': float(np.median(repeats['cold'])),
         'warm_visit_ms': float(np.median(repeats['warm_reload'])),
-        'memory_mb': prod['memory'].get('renderer_peak_anon_mb'),
+        'memory_mb': prod['memory_at_first_prediction'].get('renderer_peak_anon_mb'),
     }
     goals = {name: {'goal': '<= %g' % GOALS[name], 'value': value,
                     'met': value is not None and value <= GOALS[name]}
              for name, value in measured.items()}
-    goals['memory_mb']['goal'] += ' (renderer private memory, peak)'
+    goals['memory_mb']['goal'] += (' (renderer private memory, peak up to the first prediction '
+                                   'of a cold visit)')
     report = {
         'benchmark': 'encoder_speed',
         'date': time.strftime('%Y-%m-%d %H:%M:%S'),
@@ -683,6 +689,16 @@ def markdown(r):
                                                 ', '.join(str(x) for x in
                                                           now.get('largest_anonymous_mb', []))))
     blank = o['blank_page_memory']
+    first = p.get('memory_at_first_prediction') or {}
+    now = first.get('now') or {}
+    lines += ['', 'Product at its first prediction (a cold visit; the goal): renderer private '
+              'memory peak %s MB, %s MB then; largest private mappings %s MB.' % (
+                  first.get('renderer_peak_anon_mb'), now.get('anonymous_mb'),
+                  ', '.join(str(x) for x in now.get('largest_anonymous_mb', [])))]
+    backend = p.get('backend') or {}
+    if backend:
+        lines += ['Product backend: %s, %s (%s).' % (backend.get('name'), backend.get('model'),
+                                                     backend.get('note'))]
     lines += ['', 'A blank bench page for scale: renderer private %s MB, peak RSS %s MB '
               '(RSS counts the Chromium binary shared with every renderer).' % (
                   blank.get('renderer_peak_anon_mb'), blank.get('renderer_peak_rss_mb')),

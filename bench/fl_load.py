@@ -208,7 +208,7 @@ def load_run(env, folder, label, workers, seconds, postgres_pid=None, extra=()):
 
     extra: more gunicorn arguments (e.g. another worker class).
     """
-    env = dict(env, MIN_UPDATES=MIN_UPDATES, ROUND_SECONDS=3600)
+    env = dict(env, MIN_UPDATES=MIN_UPDATES, ROUND_SECONDS=3600, FEDERATION_MODE='plain')
     server = ServerProcess(env, os.path.join(folder, label + '.log'),
                            cmd=('gunicorn', workers, '-c', 'python:fl.gunicorn_conf',
                                 '--timeout', '120', '--backlog', '2048')

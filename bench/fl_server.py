@@ -24,7 +24,8 @@ from tinybert_core import codec
 
 
 def _round(aggregator, clients, rng, directory):
-    app = create_app({"TESTING": True, "MIN_UPDATES": clients, "AGGREGATOR": aggregator,
+    app = create_app({"TESTING": True, "FEDERATION_MODE": "plain", "MIN_UPDATES": clients,
+                      "AGGREGATOR": aggregator,
                       "DATABASE_PATH": os.path.join(directory, aggregator + ".sqlite3")})
     http = app.test_client()
     people = [http.post("/api/register", json={}).get_json() for _ in range(clients)]
@@ -147,7 +148,8 @@ def profile(config, min_updates, updates=300):
     api = importlib.import_module("fl.api")   # the package's name ``api`` is the blueprint
     timers = Timers()
     originals = []
-    app = create_app(dict(config, TESTING=True, MIN_UPDATES=min_updates, ROUND_SECONDS=3600))
+    app = create_app(dict(config, TESTING=True, MIN_UPDATES=min_updates, ROUND_SECONDS=3600,
+                          FEDERATION_MODE=config.get("FEDERATION_MODE", "plain")))
     http = app.test_client()
     people = [http.post("/api/register", json={}).get_json() for _ in range(min_updates)]
     state = http.get("/api/federation").get_json()

@@ -220,7 +220,7 @@ def run_http(name, labels, clients, options, server, pool, Xt, yt, rounds, folde
                   'encoder': DEFAULT_FEDERATION['encoder'],
                   'hidden_size': DEFAULT_FEDERATION['hidden_size']}
     env = {'DATABASE_PATH': os.path.join(folder, name + '.sqlite3'),
-           'MIN_UPDATES': len(clients), 'ROUND_SECONDS': 1e6,
+           'MIN_UPDATES': len(clients), 'ROUND_SECONDS': 1e6, 'FEDERATION_MODE': 'plain',
            'AGGREGATOR': server['AGGREGATOR'], 'CLIP_BOUND': server['CLIP_BOUND'],
            'FEDERATIONS': json.dumps([federation])}
     proc = ServerProcess(env, os.path.join(folder, name + '.log')).start()

@@ -11,6 +11,7 @@ from fl.api import api
 from fl.http_errors import ERROR_SCHEMA, VALIDATION_STATUS, register_error_handlers
 from fl.logs import configure_logging
 from fl.openapi_document import finish
+from fl.secure_api import secure_api
 from fl.service import init_service
 from fl.signalling import init_signalling
 from fl.static import add_isolation_headers, register_static
@@ -46,6 +47,7 @@ def create_app(config=None):
     init_service(app)
     configure_logging(app)
     app.register_blueprint(api, url_prefix="/api")
+    app.register_blueprint(secure_api, url_prefix="/api/secure")
     init_signalling(app)
     register_static(app)
     register_error_handlers(app)

@@ -7,14 +7,15 @@ Requests and answers are checked and shaped by ``fl.schemas``, from which APIFla
 ``{"error", "detail"}`` (``fl.http_errors``); a refused update is counted in a round, by
 ``fl.rounds`` or, for the refusals found here (token, content type, size), right here.
 """
-import hashlib
 import secrets
 
 from apiflask import APIBlueprint
 from apiflask.schemas import FileSchema
 from flask import current_app, request
 
-from fl import refusals, rounds, store
+from fl import refusals, rounds, secure_rounds, store
+from fl.api_docs import binary_body, error_answer
+from fl.auth import authenticated_sender, token_hash
 from fl.database import writing
 from fl.http_errors import ApiError
 from fl.refusals import Refusal
@@ -34,33 +35,11 @@ from tinybert_core import codec
 api = APIBlueprint("api", __name__, tag="federated learning")
 
 
-def _error(description, schema=None):
-    """An error answer for ``@api.doc(responses=...)``: the error format, or ``schema`` (a
-    pydantic model) for one that adds fields."""
-    schema = {"$ref": "#/components/schemas/HTTPError"} if schema is None else \
-        schema.model_json_schema()
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def binary_body(description):
-    """Describe the view's request body as raw bytes (``application/octet-stream``): the
-    view reads them itself; ``fl.openapi_document`` writes the description into the document."""
-    def mark(view):
-        view.binary_body = {"required": True, "description": description, "content": {
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
-        return view
-    return mark
-
-
 @api.get("/health")
 @api.output(Health)
 def health():
     """Liveness probe: answers while the process serves requests."""
     return {"status": "ok"}
-
-
-def _hash(token):
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _federation(conn, name):
@@ -82,7 +61,7 @@ def _federation_up_to_date(name):
 @api.post("/register")
 @api.input(RegisterRequest, location="json")
 @api.output(Registration, status_code=201, description="registered")
-@api.doc(responses={404: _error("no such federation")})
+@api.doc(responses={404: error_answer("no such federation")})
 def register(json_data):
     """Register a client in a federation; returns its id and bearer token.
 
@@ -93,16 +72,16 @@ def register(json_data):
     fed = _federation(conn, json_data.federation)
     token = secrets.token_urlsafe(32)
     with writing(conn):
-        client_id = store.insert_client(conn, fed["id"], _hash(token), svc.settings.clock())
+        client_id = store.insert_client(conn, fed["id"], token_hash(token), svc.settings.clock())
     return {"client_id": int(client_id), "token": token, "federation": fed["name"]}
 
 
 @api.get("/federation")
 @api.input(FederationQuery, location="query")
 @api.output(Federation)
-@api.doc(responses={404: _error("no such federation")})
+@api.doc(responses={404: error_answer("no such federation")})
 def federation(query_data):
-    """A federation's labels, head shape, encoder, rules and its current round."""
+    """A federation's labels, head shape, encoder, mode, rules and its current round."""
     svc, conn, fed = _federation_up_to_date(query_data.federation)
     live = store.live_round_and_head(conn, fed["id"])   # a round and head that go together
     config = current_app.config
@@ -112,8 +91,10 @@ def federation(query_data):
         "head_version": live["head_version"], "clip_bound": svc.settings.clip_bound,
         "min_updates": svc.settings.min_updates, "round_seconds": svc.settings.round_seconds,
         "aggregator": config["AGGREGATOR"], "max_update_bytes": config["MAX_CONTENT_LENGTH"],
-        "wire_format": codec.FORMAT_VERSION,
-        "round": {"id": live["id"], "status": live["status"],
+        "wire_format": codec.FORMAT_VERSION, "mode": fed["mode"],
+        "secure": secure_rounds.rules(svc.settings) if fed["mode"] == "secure" else None,
+        "round": {"id": live["id"], "status": live["status"], "kind": live["kind"],
+                  "phase": live["phase"],
                   "base_version": live["base_version"], "opened_at": live["opened_at"],
                   "deadline": live["deadline"], "accepted": int(live["accepted"])},
     }
@@ -124,7 +105,7 @@ def federation(query_data):
 @api.output(FileSchema(), content_type="application/octet-stream",
             description="the head encoded by tinybert_core.codec.encode_head; its version"
                         " also in the X-Head-Version header")
-@api.doc(responses={404: _error("no such federation")})
+@api.doc(responses={404: error_answer("no such federation")})
 def head(query_data):
     """The federation's current global head (binary)."""
     _, conn, fed = _federation_up_to_date(query_data.federation)
@@ -137,24 +118,6 @@ def head(query_data):
     response.headers["X-Head-Version"] = str(version)
     response.headers["Cache-Control"] = "no-cache"
     return response
-
-
-def _sender(svc):
-    """The client whose bearer token the request carries (kept by ``svc.senders`` once
-    read). Raises Refusal (unauthorized)."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Refusal(refusals.UNAUTHORIZED, "send the token from POST /api/register as"
-                      " 'Authorization: Bearer <token>'")
-    token_hash = _hash(token.strip())
-    sender = svc.senders.get(token_hash)
-    if sender is None:
-        sender = store.sender_by_token_hash(svc.connection(), token_hash)
-        if sender is None:
-            raise Refusal(refusals.UNAUTHORIZED, "unknown token: register again with"
-                          " POST /api/register")
-        svc.senders.put(token_hash, sender)
-    return sender
 
 
 def _check_body():
@@ -173,20 +136,20 @@ def _check_body():
 @api.input(FederationQuery, location="query")
 @api.output(UpdateAccepted, status_code=202, description="stored and committed")
 @api.doc(security="bearer", responses={
-    400: _error("not an update (the codec's reason)"), 401: _error("no valid token"),
-    403: _error("the update names another client"),
-    409: _error("stale round or base (train again from the current head) or a second"
+    400: error_answer("not an update (the codec's reason)"), 401: error_answer("no valid token"),
+    403: error_answer("the update names another client"),
+    409: error_answer("stale round or base (train again from the current head) or a second"
                 " update in one round", Conflict),
-    413: _error("body too large or without Content-Length"),
-    415: _error("not application/octet-stream"),
-    422: _error("an update the head cannot take (shape, values, norm)")})
+    413: error_answer("body too large or without Content-Length"),
+    415: error_answer("not application/octet-stream"),
+    422: error_answer("an update the head cannot take (shape, values, norm)")})
 def update(query_data):
     """Submit one update; answered once it is committed."""
     svc = service()
     svc.ensure_ready()
     sender = None
     try:
-        sender = _sender(svc)
+        sender = authenticated_sender(svc)
         _check_body()
     except Refusal as refusal:   # counted here; the rounds count the refusals they find
         conn = svc.connection()
@@ -204,7 +167,7 @@ def update(query_data):
 
 @api.get("/rounds/<int(signed=True):round_id>")   # a negative id is a 404 like any unknown
 @api.output(Round)
-@api.doc(responses={404: _error("no such round")})
+@api.doc(responses={404: error_answer("no such round")})
 def round_status(round_id):
     """A round's status with accepted and refused counts (refusals by reason)."""
     svc = service()

@@ -14,8 +14,15 @@ Keys (``app.config``; the same names as environment variables for ``python -m fl
 - ``GROUP_COMMIT`` (on): updates that a process's threads store at the same time share one
   transaction (``fl.group_commit``); ``SQLITE_WRITE_LOCK`` (on): SQLite's writers queue on a
   file lock (``fl.write_lock``). Both measured in ``bench/results/fl_load.md``.
-- ``FEDERATIONS``: list of ``{name, labels, dim, encoder, hidden_size}``, created at start
-  if missing; default one federation, ``default``, for the page's encoder and labels.
+- ``FEDERATIONS``: list of ``{name, labels, dim, encoder, hidden_size}`` (and ``mode``),
+  created at start if missing; default one federation, ``default``, for the page's encoder
+  and labels.
+- ``FEDERATION_MODE`` (``secure``): the mode of a federation whose spec names none:
+  ``secure`` (secure aggregation, FedAvg: the server only ever learns the sum of the
+  cohort's updates; ``fl.secure_rounds``) or ``plain`` (updates in the clear, for the robust
+  aggregators). ``SECURE_MIN_COHORT`` (5): the fewest members a secure round starts with
+  (it starts at once with ``max(MIN_UPDATES, SECURE_MIN_COHORT)``);
+  ``SECURE_WEIGHT_CAP`` (1000): a member's weight (its example count) counts at most this.
 - ``LOG_LEVEL`` (``INFO``): the level of the ``fl`` logger (one line per closed round and
   per refusal), printed to stderr unless ``TESTING`` (tests read it through pytest's
   logging capture: ``caplog``, ``--log-cli-level``).
@@ -25,7 +32,7 @@ import os
 import time
 
 from fl.aggregators import build_aggregator
-from fl.rounds import Settings
+from fl.rounds import MODES, Settings
 from fl.strategies import PrototypeThenDeltas
 
 DEFAULT_FEDERATION = {
@@ -54,6 +61,9 @@ DEFAULTS = {
     "LOG_LEVEL": "INFO",
     "GROUP_COMMIT": True,
     "SQLITE_WRITE_LOCK": True,
+    "FEDERATION_MODE": "secure",
+    "SECURE_MIN_COHORT": 5,
+    "SECURE_WEIGHT_CAP": 1000,
 }
 
 def _switch(text):
@@ -68,7 +78,8 @@ _PARSERS = {"MIN_UPDATES": int, "ROUND_SECONDS": float, "TRIM_RATIO": float,
             "KRUM_BYZANTINE": int, "KRUM_SELECT": int, "CLIP_BOUND": float,
             "MAX_CONTENT_LENGTH": int, "FEDERATIONS": json.loads,
             "AGGREGATOR": str, "DATABASE_URL": str, "DATABASE_PATH": str, "DIST_DIR": str,
-            "LOG_LEVEL": str.upper, "GROUP_COMMIT": _switch, "SQLITE_WRITE_LOCK": _switch}
+            "LOG_LEVEL": str.upper, "GROUP_COMMIT": _switch, "SQLITE_WRITE_LOCK": _switch,
+            "FEDERATION_MODE": str.lower, "SECURE_MIN_COHORT": int, "SECURE_WEIGHT_CAP": int}
 
 
 def config_from_env(environ=None):
@@ -101,6 +112,12 @@ def settings_from(config):
         raise ValueError("MIN_UPDATES must be at least 1")
     if not float(config["ROUND_SECONDS"]) > 0 or not float(config["CLIP_BOUND"]) > 0:
         raise ValueError("ROUND_SECONDS and CLIP_BOUND must be positive")
+    if config["FEDERATION_MODE"] not in MODES:
+        raise ValueError("FEDERATION_MODE must be one of %s, not %r"
+                         % (", ".join(MODES), config["FEDERATION_MODE"]))
+    if int(config["SECURE_MIN_COHORT"]) < 3 or int(config["SECURE_WEIGHT_CAP"]) < 1:
+        raise ValueError("SECURE_MIN_COHORT must be at least 3 (with 2 members each learns"
+                         " the other's update from the sum) and SECURE_WEIGHT_CAP at least 1")
     aggregate = build_aggregator(config["AGGREGATOR"], clip_bound=float(config["CLIP_BOUND"]),
                                  trim=config["TRIM_RATIO"], byzantine=config["KRUM_BYZANTINE"],
                                  select=config["KRUM_SELECT"])
@@ -108,4 +125,6 @@ def settings_from(config):
                     round_seconds=float(config["ROUND_SECONDS"]),
                     clip_bound=float(config["CLIP_BOUND"]),
                     strategy=PrototypeThenDeltas(aggregate, float(config["CLIP_BOUND"])),
-                    clock=config["CLOCK"])
+                    clock=config["CLOCK"], mode=config["FEDERATION_MODE"],
+                    secure_min_cohort=int(config["SECURE_MIN_COHORT"]),
+                    weight_cap=int(config["SECURE_WEIGHT_CAP"]))

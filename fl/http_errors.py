@@ -9,7 +9,7 @@ from flask import jsonify
 from werkzeug.exceptions import default_exceptions
 from werkzeug.http import HTTP_STATUS_CODES
 
-from fl import refusals
+from fl import refusals, secure_rounds
 from tinybert_core import codec
 
 # Reasons the codec gives for bytes that are an update the head cannot take (422); its other
@@ -26,6 +26,15 @@ REFUSAL_STATUS = {
     refusals.TOO_LARGE: 413,   # the codec's too_large only happens when encoding
     refusals.WRONG_CONTENT_TYPE: 415,
     refusals.NORM_EXCEEDED: 422,
+    secure_rounds.NOT_SECURE: 409,
+    secure_rounds.PLAIN_ONLY: 409,
+    secure_rounds.WRONG_PHASE: 409,
+    secure_rounds.ALREADY_SENT: 409,
+    secure_rounds.NOT_MEMBER: 403,
+    secure_rounds.BAD_KEYS: 422,
+    secure_rounds.BAD_SHARES: 422,
+    secure_rounds.BAD_INPUT: 422,
+    secure_rounds.BAD_REVEAL: 422,
 }
 
 VALIDATION_STATUS = 400

@@ -1,7 +1,7 @@
 """What the OpenAPI document needs beyond what APIFlask generates from the schemas.
 
 ``finish(app, document)`` (APIFlask's spec processor) adds the raw request bodies that
-``fl.api.binary_body`` marks (APIFlask only describes bodies it parses) and states the
+``fl.api_docs.binary_body`` marks (APIFlask only describes bodies it parses) and states the
 routes relative to the API's base, ``servers: [{"url": "/api"}]``, as clients use them.
 """
 import re

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fl import store
+from fl import secure_rounds, secure_store, store
 from fl.aggregators import AggregationError
 from fl.database import writing
 from fl.refusals import REPLAY, STALE_BASE, STALE_ROUND, Refusal
@@ -35,39 +35,76 @@ log = logging.getLogger("fl.rounds")
 @dataclass(frozen=True)
 class Settings:
     """The round rules: resolved config, fixed for the server's life. ``strategy``: checks
-    updates and makes the next head (``fl.strategies``)."""
+    updates and makes the next head (``fl.strategies``); ``mode``: the mode of federations
+    whose spec names none; ``secure_min_cohort`` and ``weight_cap``: secure rounds'
+    smallest cohort and largest weight of one member (``fl.secure_rounds``)."""
     min_updates: int
     round_seconds: float
     clip_bound: float
     strategy: object
     clock: Callable[[], float]
+    mode: str = "secure"
+    secure_min_cohort: int = 5
+    weight_cap: int = 1000
+
+
+MODES = ("secure", "plain")
+
+
+def open_next_round(conn, fed, base_version, now, settings):
+    """Open the federation's next round, secure or plain as its mode says."""
+    round_id = store.open_round(conn, fed["id"], base_version, now, settings.round_seconds)
+    if fed["mode"] == "secure":
+        secure_rounds.start_round(conn, round_id, settings, now)
+    return round_id
 
 
 def ensure_federation(conn, spec, settings):
-    """Create federation ``spec`` (name, labels, dim, encoder, hidden_size) if missing, with a
-    zero head (version 0) and an open round. Raises ValueError if one of that name exists with
-    a different shape: a head must never be served against the wrong encoder or labels."""
+    """Create federation ``spec`` (name, labels, dim, encoder, hidden_size, optional mode:
+    secure or plain, default ``settings.mode``) if missing, with a zero head (version 0) and
+    an open round. An existing one takes the spec's mode; a live round that holds nothing yet
+    becomes a round of that mode at once, one that does keeps its kind until it ends.
+    Raises ValueError if one of that name exists with a different shape (a head must never
+    be served against the wrong encoder or labels) or the mode is unknown."""
     now = settings.clock()
+    mode = spec.get("mode", settings.mode)
+    if mode not in MODES:
+        raise ValueError("federation %r: unknown mode %r; allowed: %s"
+                         % (spec["name"], mode, ", ".join(MODES)))
     with writing(conn):
-        store.insert_federation(conn, spec, now)
+        store.insert_federation(conn, dict(spec, mode=mode), now)
         fed = store.federation_by_name(conn, spec["name"], lock=True)
         for key in ("labels", "dim", "encoder", "hidden_size"):
             wanted = list(spec[key]) if key == "labels" else spec[key]
             if fed[key] != wanted:
                 raise ValueError("federation %r exists with %s=%r, config says %r"
                                  % (spec["name"], key, fed[key], wanted))
+        if fed["mode"] != mode:
+            store.set_mode(conn, fed["id"], mode)
+            fed["mode"] = mode
         if store.head(conn, fed["id"], 0) is None:
             k, d = len(fed["labels"]), fed["dim"]
             store.insert_head(conn, fed["id"], 0, np.zeros(k * d), np.zeros(k), None, now)
-        if store.live_round(conn, fed["id"]) is None:
-            store.open_round(conn, fed["id"], fed["head_version"], now, settings.round_seconds)
+        live = store.live_round(conn, fed["id"])
+        if live is not None and live["kind"] != mode and live["status"] == "open" \
+                and store.count_updates(conn, live["id"]) == 0 \
+                and secure_store.count_members(conn, live["id"]) == 0:
+            store.set_round(conn, live["id"], "failed", closed_at=now,
+                            detail="closed unused: the federation's mode became " + mode)
+            live = None
+        if live is None:
+            open_next_round(conn, fed, fed["head_version"], now, settings)
     return fed
 
 
 def close_if_due(conn, federation_id, settings):
-    """Close the live round if its deadline passed (checked again under the lock)."""
+    """Close the live round if its deadline passed (checked again under the lock); a secure
+    round moves on to its next phase if that one's deadline passed."""
     now = settings.clock()
     live = store.live_round(conn, federation_id)
+    if live is not None and live["kind"] == "secure":
+        secure_rounds.advance_if_due(conn, federation_id, settings)
+        return
     if live is None or live["deadline"] > now:
         return
     with writing(conn):
@@ -90,7 +127,7 @@ def _close(conn, fed, live, settings, now):
                                           stored)
     except AggregationError as exc:
         store.set_round(conn, live["id"], "failed", closed_at=now, detail=str(exc))
-        store.open_round(conn, fed["id"], fed["head_version"], now, settings.round_seconds)
+        open_next_round(conn, fed, fed["head_version"], now, settings)
         log.warning("federation %s round %d failed with %d updates: %s",
                     fed["name"], live["id"], len(stored), exc)
         return
@@ -99,7 +136,7 @@ def _close(conn, fed, live, settings, now):
     store.insert_head(conn, fed["id"], version, new[:split], new[split:], live["id"], now)
     store.set_head_version(conn, fed["id"], version)
     store.set_round(conn, live["id"], "aggregated", closed_at=now, result_version=version)
-    store.open_round(conn, fed["id"], version, now, settings.round_seconds)
+    open_next_round(conn, fed, version, now, settings)
     log.info("federation %s round %d aggregated %d updates into head version %d",
              fed["name"], live["id"], len(stored), version)
 
@@ -164,6 +201,12 @@ def _store(conn, item, settings, now, locked):
     sender, contribution = item
     federation_id = sender["federation_id"]
     state = locked[federation_id]
+    if state.live["kind"] == "secure":
+        refusal = Refusal(secure_rounds.NOT_SECURE, "this federation aggregates securely: the"
+                          " server takes masked inputs in secure rounds (/api/secure/...),"
+                          " never an update in the clear", contribution.round_id)
+        _record(conn, federation_id, sender["id"], refusal, now)
+        return refusal
     if state.live["deadline"] <= now:   # its time is up: closed with what it holds
         _close(conn, state.fed, state.live, settings, now)
         state = locked[federation_id] = _Locked(conn, federation_id)
@@ -238,6 +281,8 @@ def round_report(conn, round_id, settings):
             "base_version": found["base_version"], "result_version": found["result_version"],
             "opened_at": found["opened_at"], "deadline": found["deadline"],
             "closed_at": found["closed_at"], "min_updates": settings.min_updates,
+            "kind": found["kind"], "phase": found["phase"], "cohort": found["cohort"],
+            "shared": found["shared"], "survivors": found["survivors"],
             "accepted": store.count_updates(conn, round_id),
             "refused": sum(refusals.values()), "refusals": refusals,
             "detail": found["detail"]}

@@ -29,6 +29,9 @@ class Registration(BaseModel):
 class LiveRound(BaseModel):
     id: int
     status: Literal["open", "collecting"]
+    kind: Literal["plain", "secure"] = Field(description="how the round aggregates")
+    phase: Literal["advertise", "share", "mask", "reveal"] | None = Field(
+        None, description="a secure round's phase (fl.secure_rounds)")
     base_version: int = Field(description="the head version updates must be trained from")
     opened_at: float
     deadline: float
@@ -48,6 +51,10 @@ class Federation(BaseModel):
     aggregator: str
     max_update_bytes: int
     wire_format: int = Field(description="tinybert_core.codec.FORMAT_VERSION")
+    mode: Literal["secure", "plain"] = Field(
+        description="secure: secure aggregation, the server learns only the sum (FedAvg);"
+                    " plain: updates in the clear, for the robust aggregators")
+    secure: "SecureRules | None" = Field(None, description="a secure federation's rules")
     round: LiveRound
 
 
@@ -71,7 +78,12 @@ class Conflict(BaseModel):
 class Round(BaseModel):
     id: int
     federation: str
-    status: Literal["open", "collecting", "aggregated", "failed"]
+    status: Literal["open", "collecting", "aggregated", "failed", "aborted"]
+    kind: Literal["plain", "secure"]
+    phase: Literal["advertise", "share", "mask", "reveal"] | None
+    cohort: int | None = Field(description="secure: members when sharing began")
+    shared: int | None = Field(description="secure: members that shared their keys (U2)")
+    survivors: int | None = Field(description="secure: members that sent their input (U3)")
     base_version: int
     result_version: int | None
     opened_at: float
@@ -98,3 +110,88 @@ class PeerStats(BaseModel):
     sent: dict[str, MessageCount] = Field(
         description="per message type, what this process sent to peers")
     max_message_bytes: int
+
+
+class SecureRules(BaseModel):
+    cohort_target: int = Field(description="members that start a secure round at once")
+    min_cohort: int = Field(description="the fewest members a secure round starts with")
+    weight_cap: int = Field(description="a member's weight (its example count) counts at"
+                                        " most this")
+    phase_seconds: float = Field(description="how long each phase after advertise waits")
+
+
+class SecureStateQuery(BaseModel):
+    federation: str = Field("default", max_length=200)
+    round: int | None = Field(None, ge=0, lt=2 ** 32,
+                              description="the round asked about (default: the live one)")
+
+
+class SecureRoundQuery(BaseModel):
+    federation: str = Field("default", max_length=200)
+    round: int = Field(ge=0, lt=2 ** 32)
+
+
+Base64 = Field(max_length=4096, description="standard base64")
+
+
+class SecureJoin(BaseModel):
+    round: int = Field(ge=0, lt=2 ** 32)
+    encryption_key: str = Base64
+    mask_key: str = Base64
+
+
+class SecureShares(BaseModel):
+    round: int = Field(ge=0, lt=2 ** 32)
+    shares: dict[str, str] = Field(max_length=255, description="receiver id -> sealed share")
+
+
+class SecureReveal(BaseModel):
+    round: int = Field(ge=0, lt=2 ** 32)
+    seed: dict[str, str] = Field(max_length=255, description="owner id -> seed share")
+    key: dict[str, str] = Field(max_length=255, description="owner id -> mask-key share")
+
+
+class SecureJoined(BaseModel):
+    round: int
+    members: int
+    cohort_target: int
+
+
+class SecureAccepted(BaseModel):
+    round: int
+    accepted: bool
+
+
+class SecureMember(BaseModel):
+    id: int
+    encryption_key: str
+    mask_key: str
+
+
+class SecureState(BaseModel):
+    round: int
+    phase: Literal["advertise", "share", "mask", "reveal", "aggregated", "aborted"]
+    mode: Literal["secure", "plain"]
+    base_version: int
+    cohort_target: int
+    min_cohort: int
+    clip: float
+    weight_cap: int
+    length: int = Field(description="words of an input")
+    deadline: float | None = Field(description="when the phase ends")
+    result_version: int | None
+    detail: str | None
+    cohort_size: int | None = None
+    graph_seed: int | None = None
+    scale: float | None = None
+    members: list[SecureMember] | None = None
+    shared: list[int] | None = Field(None, description="members that shared (U2)")
+    survivors: list[int] | None = Field(None, description="members that sent input (U3)")
+
+
+class SecureInbox(BaseModel):
+    round: int
+    shares: dict[str, str] = Field(description="sender id -> sealed share for you")
+
+
+Federation.model_rebuild()

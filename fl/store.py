@@ -110,8 +110,14 @@ def insert_federation(conn, spec, now):
     result = conn.execute(_INSERT_FEDERATION[conn.dialect.name], {
         "name": spec["name"], "labels": json.dumps(list(spec["labels"])),
         "dim": int(spec["dim"]), "encoder": spec["encoder"],
-        "hidden_size": int(spec["hidden_size"]), "created_at": now})
+        "hidden_size": int(spec["hidden_size"]), "created_at": now,
+        "mode": spec.get("mode", "plain")})
     return result.first() is not None
+
+
+def set_mode(conn, federation_id, mode):
+    conn.execute(update(federations).where(federations.c.id == federation_id)
+                 .values(mode=mode))
 
 
 def set_head_version(conn, federation_id, version):

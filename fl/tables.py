@@ -59,6 +59,9 @@ federations = Table(
     Column("hidden_size", Integer, nullable=False),
     Column("head_version", Integer, nullable=False, server_default=text("0")),
     Column("created_at", DOUBLE, nullable=False),
+    # secure: rounds by secure aggregation (fl.secure_rounds); plain: updates in the clear,
+    # for the robust aggregators (fl.rounds).
+    Column("mode", Text, nullable=False, server_default=text("'plain'")),
     sqlite_autoincrement=True)
 
 clients = Table(
@@ -87,6 +90,19 @@ rounds = Table(
     Column("closed_at", DOUBLE),
     Column("result_version", Integer),
     Column("detail", Text),
+    # Secure rounds only (kind 'secure'): the protocol's phase (advertise, share, mask,
+    # reveal) and its deadline, the cohort's size, the public seed of its graph, the
+    # fixed-point scale, and what is left of it once its data is deleted: how many shared,
+    # sent a masked input and revealed.
+    Column("kind", Text, nullable=False, server_default=text("'plain'")),
+    Column("phase", Text),
+    Column("phase_deadline", DOUBLE),
+    Column("cohort", Integer),
+    Column("graph_seed", BIGINT),
+    Column("scale", DOUBLE),
+    Column("shared", Integer),
+    Column("survivors", Integer),
+    Column("revealed", Integer),
     sqlite_autoincrement=True)
 
 # At most one live round per federation, whatever the number of server processes.
@@ -113,6 +129,40 @@ refusals = Table(
     Column("detail", Text, nullable=False),
     Column("at", DOUBLE, nullable=False),
     sqlite_autoincrement=True)
+
+
+# Secure aggregation: what a round holds until it is aggregated or aborted, then deleted.
+secure_members = Table(
+    "secure_members", metadata,
+    Column("round_id", BIGINT, ForeignKey("rounds.id"), primary_key=True),
+    Column("client_id", BIGINT, ForeignKey("clients.id"), primary_key=True),
+    Column("encryption_key", LargeBinary, nullable=False),   # P-256 public points, 65 bytes
+    Column("mask_key", LargeBinary, nullable=False),
+    Column("joined_at", DOUBLE, nullable=False),
+    Column("shared_at", DOUBLE),
+    Column("masked_at", DOUBLE),
+    Column("revealed_at", DOUBLE))
+
+secure_shares = Table(   # sealed (AES-GCM) Shamir shares, relayed sender -> receiver
+    "secure_shares", metadata,
+    Column("round_id", BIGINT, ForeignKey("rounds.id"), primary_key=True),
+    Column("sender", BIGINT, primary_key=True),
+    Column("receiver", BIGINT, primary_key=True),
+    Column("sealed", LargeBinary, nullable=False))
+
+secure_inputs = Table(   # masked inputs: words mod 2^32, little-endian
+    "secure_inputs", metadata,
+    Column("round_id", BIGINT, ForeignKey("rounds.id"), primary_key=True),
+    Column("client_id", BIGINT, primary_key=True),
+    Column("words", LargeBinary, nullable=False))
+
+secure_reveals = Table(   # a survivor's share of a neighbour's seed (survived) or key (dropped)
+    "secure_reveals", metadata,
+    Column("round_id", BIGINT, ForeignKey("rounds.id"), primary_key=True),
+    Column("revealer", BIGINT, primary_key=True),
+    Column("owner", BIGINT, primary_key=True),
+    Column("kind", Text, nullable=False),   # seed or key
+    Column("share", LargeBinary, nullable=False))
 
 # Clients connected to the peer-to-peer signalling (``fl.signalling``): one row while a
 # client's WebSocket is open, with the ECDSA P-256 public key it registered at join (65-byte

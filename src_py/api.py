@@ -61,6 +61,18 @@ def expose(engine, changed, synced, peers_changed):
     async def apply_aggregate():
         return await engine.federation.apply_aggregate(c)
 
+    async def import_examples(data, options):
+        return await engine.files.import_text(data, options)
+
+    async def import_status():
+        return engine.files.status()
+
+    async def cancel_import():
+        return engine.files.cancel()
+
+    async def export_examples():
+        return engine.files.export_csv()
+
     async def join_peers(options):
         return await engine.gossip.join(option(options, "federation", DEFAULT_FEDERATION))
 
@@ -99,6 +111,10 @@ def expose(engine, changed, synced, peers_changed):
         "applyAggregate": js_method(apply_aggregate, synced),
         "federation": js_method(engine.federation.status, None),
         "suggest": js_method(suggest, None),
+        "importExamples": js_method(import_examples, changed),
+        "importStatus": js_method(import_status, None),
+        "cancelImport": js_method(cancel_import, None),
+        "exportExamples": js_method(export_examples, None),
         "primeEmbeddings": js_method(engine.prime_embeddings, None),
         "joinPeers": js_method(join_peers, peers_changed),
         "gossip": js_method(gossip, peers_changed),

@@ -2,7 +2,8 @@
 
 Modules import their values from here; none keeps a copy of its own. The only setting the user
 changes is the encoder backend, kept in this browser's localStorage (the URL's ``?backend=``
-overrides it for one visit); everything else is fixed when the page is built.
+overrides it for one visit), next to the page's own measurement of which backend is faster on
+this device; everything else is fixed when the page is built.
 """
 
 # --- where things are fetched from --------------------------------------------------------
@@ -24,7 +25,18 @@ BACKEND_KEY = "tinybert.backend"
 """localStorage key of the user's backend choice."""
 
 BACKENDS = ["auto", "webgpu", "wasm"]
-"""Backend choices: auto (WebGPU when the browser offers an adapter), WebGPU or WASM."""
+"""Backend choices: auto (the faster of the two on this device, measured once), WebGPU or
+WASM."""
+
+MEASUREMENT_KEY = "tinybert.backend.measured"
+"""localStorage key of the last measurement of both backends (see services/backend_choice)."""
+
+PROBE_RUNS = 5
+"""Timed runs of each probe file at each probe length, after one untimed run."""
+
+PROBE_BUDGET_MS = 2000
+"""A backend whose probe runs take longer than this in all is too slow: it stops there and
+loses (a software WebGPU adapter takes seconds a run)."""
 
 MAX_WASM_THREADS = 4
 """WASM threads: one per core, at most this many (one when the page is not cross-origin
@@ -42,6 +54,9 @@ MAX_LABEL_LENGTH = 60
 
 BATCH_YIELD_EVERY = 8
 """Batch classification lets the browser paint after this many texts."""
+
+IMPORT_PREVIEW_ROWS = 5
+"""Rows of a labelled file shown before it is imported."""
 
 # --- federation --------------------------------------------------------------------------------
 DEFAULT_FEDERATION = "default"
@@ -122,6 +137,18 @@ def requested_backend():
     return None
 
 
+def requested_encoder_file():
+    """``?encoder=<file>``: run that encoder file of the manifest (with ``?backend=`` naming its
+    backend), for checking one file on one browser; None otherwise."""
+    return __new__(URLSearchParams(window.location.search)).js_get("encoder")
+
+
+def verbose_runtime_log():
+    """``?ortlog=verbose``: onnxruntime-web logs everything to the console, among it where each
+    node of the encoder runs (the placement test reads it)."""
+    return __new__(URLSearchParams(window.location.search)).js_get("ortlog") == "verbose"
+
+
 def saved_backend():
     """The saved backend choice ("auto", "webgpu" or "wasm"); "auto" when none is saved or
     localStorage is unavailable."""
@@ -133,10 +160,37 @@ def saved_backend():
 
 
 def save_backend(value):
-    """Remember the backend choice ("auto", "webgpu" or "wasm") for the next visits.
+    """Remember the backend choice ("auto", "webgpu" or "wasm") for the next visits. Choosing
+    "auto" forgets the last measurement, so the next visit measures again.
 
     Raises ValueError for any other value."""
     if value not in BACKENDS:
         raise ValueError("Unknown backend " + str(value) + "; choose one of " + ", ".join(BACKENDS))
     window.localStorage.setItem(BACKEND_KEY, value)
+    if value == "auto":
+        window.localStorage.removeItem(MEASUREMENT_KEY)
+    return None
+
+
+def remembered_measurement(key):
+    """The measurement saved for this device (``key``: the adapter, cores and encoder files),
+    ``{"choice", "measured", "note", "date"}``; None when there is none for ``key`` or
+    localStorage is unavailable."""
+    try:
+        text = window.localStorage.getItem(MEASUREMENT_KEY)
+        record = JSON.parse(text) if text else None
+    except:  # noqa: E722 - storage disabled, or a damaged entry
+        return None
+    if record is None or record["key"] != key:
+        return None
+    return record
+
+
+def remember_measurement(record):
+    """Save ``record`` (``{"key", "choice", "measured", "note", "date"}``) for the next visits;
+    nothing happens when localStorage is unavailable."""
+    try:
+        window.localStorage.setItem(MEASUREMENT_KEY, JSON.stringify(record))
+    except:  # noqa: E722
+        console.warn("Could not remember the backend measurement.")
     return None

@@ -1,21 +1,38 @@
 """Module Web Worker that tokenises off the main thread.
 
-Messages in: ``{"id": n, "op": "init", "config": tokenizer.json object, "max_length": m}`` and
-``{"id": n, "op": "encode", "text": str}``. Messages out: ``{"id": n, "ids": [...]}`` or
-``{"id": n, "error": message}``. Requests are answered in order.
+Messages in: ``{"id": n, "op": "init", "url": absolute URL of tokenizer.json, "max_length":
+m}`` and ``{"id": n, "op": "encode", "text": str}``. Messages out: ``{"id": n, "ids": [...]}``
+or ``{"id": n, "error": message}``. Requests are answered in order (an encode sent before the
+init has finished waits for it).
+
+The worker fetches and parses tokenizer.json itself: the page's thread never holds the parsed
+file (about 5 MB of JS objects) nor copies it into the worker.
 """
 from services.errors import describe
 from tinybert_core.tokenizer import Tokenizer, config_from_tokenizer_json
 
-state = {"tokenizer": None}
+state = {"tokenizer": None, "tail": Promise.resolve(None)}
 
 
-def handle(request):
+async def _init(url, max_length):
+    try:
+        response = await fetch(url)
+    except:  # noqa: E722 - a JS TypeError for network failures
+        raise Exception("Could not fetch " + url + ": " + describe(__except0__)
+                        + ". Is the server running?")
+    if not response.ok:
+        raise Exception("Model file " + url + " is missing (HTTP " + str(response.status)
+                        + "). Build the model with `make model` (`make run` builds it first).")
+    config = config_from_tokenizer_json(await response.json(), max_length)
+    state["tokenizer"] = Tokenizer(config)
+    return None
+
+
+async def handle(request):
     """Answer one request; return the reply message (never raises)."""
     try:
         if request["op"] == "init":
-            config = config_from_tokenizer_json(request["config"], request["max_length"])
-            state["tokenizer"] = Tokenizer(config)
+            await _init(request["url"], request["max_length"])
             return {"id": request["id"], "ids": []}
         if request["op"] == "encode":
             if state["tokenizer"] is None:
@@ -27,7 +44,10 @@ def handle(request):
 
 
 def on_message(event):
-    globalThis.postMessage(handle(event.data))
+    request = event.data
+    # One request at a time, in order: an encode waits for a running init.
+    state["tail"] = state["tail"].then(lambda ignored: handle(request)).then(
+        lambda reply: globalThis.postMessage(reply))
 
 
 globalThis.onmessage = on_message

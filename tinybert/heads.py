@@ -4,7 +4,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tinybert.errors import InputError
-from tinybert_core.binary import fround
 from tinybert_core.head import head_with_weights
 from tinybert_core.head_file import (
     HeadFileError,
@@ -18,15 +17,6 @@ def _now():
     """The time as the page writes it (JavaScript's toISOString)."""
     now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-
-
-def to_float32(head):
-    """Round a head's weights and bias to float32 in place, as the page keeps them."""
-    for i in range(len(head.weights)):
-        head.weights[i] = fround(head.weights[i])
-    for k in range(len(head.bias)):
-        head.bias[k] = fround(head.bias[k])
-    return head
 
 
 def write_head(path, head, model, options, history, name):

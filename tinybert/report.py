@@ -1,14 +1,5 @@
-"""Scores of a head on labelled examples (the core's metrics) and their text form."""
-from tinybert_core.metrics import accuracy, confusion_matrix, per_label_report
-
-
-def score(labels, y_true, y_pred):
-    """``{"examples", "accuracy", "per_label": [{label, precision, recall, f1, support}],
-    "confusion": m[true][predicted], "labels"}`` for label indices into ``labels``."""
-    matrix = confusion_matrix(y_true, y_pred, len(labels))
-    return {"examples": len(y_true), "accuracy": accuracy(y_true, y_pred),
-            "per_label": per_label_report(matrix, labels), "confusion": matrix,
-            "labels": list(labels)}
+"""The text form of a head's scores (``tinybert_core.metrics.score``, as the page computes
+them)."""
 
 
 def _number(value):

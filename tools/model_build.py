@@ -23,7 +23,7 @@ import time
 import warnings
 from pathlib import Path
 
-from tools import model_check, model_export
+from tools import model_check, model_export, model_probe, model_webgpu
 from tools.model_export import BuildError
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -38,6 +38,9 @@ TOKENIZER_FILES = ["tokenizer.json", "vocab.txt", "tokenizer_config.json",
 # sentences below 0.95.  0.95 sits between the two with margin on both sides,
 # so it catches a quantisation regression without flaking on small drift.
 COSINE_THRESHOLD = 0.95
+# Minimum cosine of each WebGPU file vs fp32 on the same sentences (float16 rounding only:
+# measured min 0.999998 for the fp16 file).
+WEBGPU_COSINE_THRESHOLD = 0.99
 SPDX = {"apache-2.0": "Apache-2.0", "mit": "MIT"}
 # How the page runs the encoder (read by src_py/services/encoder.py). Each text runs alone
 # (batch 1, never padded): dynamic INT8 quantises activations per tensor, so padding would
@@ -113,7 +116,9 @@ def write_notice(dst: Path, card: dict, version: str) -> None:
         "unmodified weights, tokenizer and model card for offline use.\n\n"
         "Changes made here: the weights were exported to ONNX (opset "
         f"{model_export.OPSET}) and quantised\n"
-        "to INT8 (dynamic, per-channel) for onnxruntime-web. The pooler head is not included.\n"
+        "to INT8 (dynamic, per-channel) for onnxruntime-web's WASM backend, and converted to\n"
+        "float16 for its WebGPU backend; the probe.*.onnx files hold the first layer and the\n"
+        "first 1,024 token embeddings only. The pooler head is not included.\n"
         "Tokenizer and configuration files are copied unchanged.\n",
         encoding="utf-8")
 
@@ -125,6 +130,44 @@ def fused_fp32(fp32: Path, cache: Path, facts: dict) -> Path | None:
     stats = model_export.fuse(fp32, fused, facts["num_heads"], facts["hidden_size"])
     print(f"[model] fused operators: {stats}")
     return fused if stats else None
+
+
+def build_webgpu(model, cache: Path, staging: Path, facts: dict, fp32: Path, tokenizer,
+                 sep_id: int) -> list[dict]:
+    """Export the ids-only graph, fuse it without EmbedLayerNormalization, write each WebGPU
+    file (model_webgpu.VARIANTS) into staging and check it against fp32.
+
+    Returns: the manifest's encoder entries for WebGPU, best first.
+    Raises: BuildError when a file's cosine vs fp32 is under WEBGPU_COSINE_THRESHOLD.
+    """
+    ids_fp32 = cache / "encoder.ids.fp32.onnx"
+    fused = cache / "encoder.ids.fused.fp32.onnx"
+    with step("export and fuse for WebGPU"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model_export.export_fp32(model_export.ids_only(model), ids_fp32, facts["vocab_size"],
+                                 ["input_ids"])
+        stats = model_export.fuse(ids_fp32, fused, facts["num_heads"], facts["hidden_size"],
+                                  embed_layer_norm=False)
+    print(f"[model] WebGPU fused operators: {stats}")
+    entries = []
+    for variant in model_webgpu.VARIANTS:
+        dst = staging / variant["file"]
+        with step(f"WebGPU {variant['name']} file and its check"):
+            variant["convert"](fused, dst)
+            cosines = model_check.compare_models(fp32, dst, tokenizer,
+                                                 model_check.SELF_CHECK_SENTENCES,
+                                                 facts["max_length"], sep_id)
+        low, mean = min(cosines), sum(cosines) / len(cosines)
+        print(f"[model] {dst.name}: {dst.stat().st_size / 1e6:.1f} MB, cosine min {low:.6f}")
+        if low < WEBGPU_COSINE_THRESHOLD:
+            raise BuildError(f"{dst.name} self-check failed: cosine {low:.4f} < "
+                             f"{WEBGPU_COSINE_THRESHOLD}")
+        entries.append({"backend": "webgpu", "name": variant["name"], "file": dst.name,
+                        "probe": variant["probe"], "inputs": ["input_ids"],
+                        "requires": variant["requires"], "precision": variant["precision"],
+                        "check": {"cosine_min": round(low, 6), "cosine_mean": round(mean, 6),
+                                  "threshold": WEBGPU_COSINE_THRESHOLD}})
+    return entries
 
 
 def build(out: Path, cache: Path, staging: Path, recipe: dict) -> dict:
@@ -171,13 +214,30 @@ def build(out: Path, cache: Path, staging: Path, recipe: dict) -> dict:
         raise BuildError(f"INT8 self-check failed: cosine {min(cosines):.4f} < "
                          f"{COSINE_THRESHOLD} on {worst!r}; {out} left untouched")
 
+    webgpu = build_webgpu(model, cache, staging, facts, fp32, tokenizer, sep_id)
+    with step("probe models"):
+        def int8_recipe(src_path, dst, is_fused):
+            model_export.quantize_int8(src_path, dst, fused=is_fused,
+                                       weight_type=recipe["weight_type"])
+        sizes = model_probe.build_probes(model, cache, staging, facts, int8_recipe,
+                                         model_webgpu.VARIANTS)
+    print("[model] probes: " + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sizes.items()))
+
     with step("copy tokenizer and notice"):
         for name in TOKENIZER_FILES:
             shutil.copyfile(src / name, staging / name)
         write_notice(staging / "NOTICE.txt", card, version)
         model_export.write_warmup_model(staging / WARMUP_FILE)
+    encoders = [{"backend": "wasm", "name": "int8", "file": ENCODER_FILE,
+                 "probe": model_probe.WASM_PROBE, "inputs": list(model_export.INPUTS),
+                 "requires": [], "precision": "INT8 (dynamic, per-channel weights)"}]
+    encoders += webgpu
+    roles = {}
+    for entry in encoders:
+        roles[entry["file"]] = {"backend": entry["backend"], "role": "encoder"}
+        roles[entry["probe"]] = {"backend": entry["backend"], "role": "probe"}
     manifest = {
-        "format": 1,
+        "format": 2,
         "model_id": MODEL_ID,
         "source": {"package": model_export.PACKAGE, "version": version},
         "hidden_size": facts["hidden_size"],
@@ -189,6 +249,8 @@ def build(out: Path, cache: Path, staging: Path, recipe: dict) -> dict:
         "inputs": list(model_export.INPUTS),
         "output": model_export.OUTPUT,
         "encoder_file": ENCODER_FILE,
+        "encoders": encoders,
+        "probe": {"lengths": model_probe.PROBE_LENGTHS, "vocab": model_probe.PROBE_VOCAB},
         "runtime": RUNTIME_SETTINGS,
         "warmup_file": WARMUP_FILE,
         "quantization": {"method": "dynamic", "weight_type": recipe["weight_type"],
@@ -198,7 +260,8 @@ def build(out: Path, cache: Path, staging: Path, recipe: dict) -> dict:
         "check": {"sentences": len(cosines), "cosine_min": round(min(cosines), 6),
                   "cosine_mean": round(sum(cosines) / len(cosines), 6),
                   "threshold": COSINE_THRESHOLD},
-        "files": {p.name: file_digest(p) for p in sorted(staging.iterdir()) if p.is_file()},
+        "files": {p.name: dict(file_digest(p), **roles.get(p.name, {}))
+                  for p in sorted(staging.iterdir()) if p.is_file()},
         "license": {"weights": card["license"], "notice": "NOTICE.txt"},
         "build_seconds": round(time.perf_counter() - started, 1),
     }

@@ -108,7 +108,10 @@ def embed(session, ids: list[int]) -> np.ndarray:
     """
     input_ids = np.asarray([ids], dtype=np.int64)
     mask = np.ones_like(input_ids)
-    hidden = session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
+    feeds = {"input_ids": input_ids, "attention_mask": mask}
+    # The WebGPU files take input_ids alone (texts are never padded: the mask is all ones).
+    names = [i.name for i in session.get_inputs()]
+    hidden = session.run(None, {name: feeds[name] for name in names})[0]
     pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
     vec = pooled[0].astype(np.float32)
     return vec / np.linalg.norm(vec)

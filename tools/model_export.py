@@ -118,6 +118,28 @@ def load_torch_model(src: Path):
     return Encoder(bert).eval()
 
 
+def ids_only(model):
+    """The encoder of ``load_torch_model`` for unpadded texts: input_ids alone, no mask.
+
+    The page runs every text alone (batch 1, never padded), so the mask is all ones and
+    changes nothing. Exported without it, the graph has no mask arithmetic at all: the
+    WebGPU execution provider runs every node of it (its fused Attention takes no mask and
+    places the whole operator on the CPU when one is given).
+    """
+    import torch
+
+    class IdsOnly(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids):
+            segments = torch.zeros_like(input_ids)
+            return self.inner.inner(input_ids=input_ids, token_type_ids=segments).last_hidden_state
+
+    return IdsOnly(model).eval()
+
+
 def _sample_inputs(vocab_size: int, batch: int, length: int, seed: int):
     """Random ids with the last row half padded (returns: (input_ids, attention_mask))."""
     import torch
@@ -129,22 +151,25 @@ def _sample_inputs(vocab_size: int, batch: int, length: int, seed: int):
     return ids, mask
 
 
-def export_fp32(model, dst: Path, vocab_size: int) -> None:
+def export_fp32(model, dst: Path, vocab_size: int, inputs=None) -> None:
     """Export the model to ONNX (TorchScript exporter, opset 17, dynamic batch/sequence).
 
-    Inputs: the module from load_torch_model; destination path; vocab size.
+    Inputs: the module from load_torch_model (or ids_only(...)); destination path; vocab
+        size; inputs: INPUTS (default) or ["input_ids"] for an ids_only module.
     Outputs: writes dst atomically (a temporary name, then rename).
     Raises: BuildError if the exporter fails.
     """
     import torch
 
-    dynamic = {name: {0: "batch", 1: "sequence"} for name in (*INPUTS, OUTPUT)}
+    inputs = list(inputs or INPUTS)
+    dynamic = {name: {0: "batch", 1: "sequence"} for name in (*inputs, OUTPUT)}
+    sample = _sample_inputs(vocab_size, 2, 16, 0)[:len(inputs)]
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".partial")
     try:
         with torch.no_grad():
-            torch.onnx.export(model, _sample_inputs(vocab_size, 2, 16, 0), str(tmp),
-                              dynamo=False, opset_version=OPSET, input_names=INPUTS,
+            torch.onnx.export(model, sample, str(tmp),
+                              dynamo=False, opset_version=OPSET, input_names=inputs,
                               output_names=[OUTPUT], dynamic_axes=dynamic,
                               do_constant_folding=True)
     except Exception as exc:  # the exporter raises many unrelated types
@@ -178,16 +203,23 @@ def verify_fp32(model, onnx_path: Path, vocab_size: int) -> float:
     return worst
 
 
-def fuse(src: Path, dst: Path, num_heads: int, hidden_size: int) -> dict:
+def fuse(src: Path, dst: Path, num_heads: int, hidden_size: int,
+         embed_layer_norm: bool = True) -> dict:
     """Fuse BERT subgraphs (Attention, SkipLayerNorm, ...) with the onnxruntime optimizer.
 
-    Inputs: fp32 ONNX path; destination; head count and hidden size from config.json.
+    Inputs: fp32 ONNX path; destination; head count and hidden size from config.json;
+        embed_layer_norm: also fuse the embeddings into EmbedLayerNormalization (an operator
+        the WebGPU execution provider lacks: it would run on the CPU there).
     Returns: the optimizer's count of fused operators.
     """
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
+    options = FusionOptions("bert")
+    options.enable_embed_layer_norm = embed_layer_norm
     optimized = optimize_model(str(src), model_type="bert", num_heads=num_heads,
-                               hidden_size=hidden_size, opt_level=None)
+                               hidden_size=hidden_size, opt_level=None,
+                               optimization_options=options)
     optimized.save_model_to_file(str(dst))
     return {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
 
@@ -211,6 +243,37 @@ def quantize_int8(src: Path, dst: Path, fused: bool, weight_type: str = "QInt8")
                          per_channel=True, reduce_range=False, extra_options=extra)
     except Exception as exc:  # onnxruntime raises plain Exception here
         raise BuildError(f"INT8 quantisation failed: {exc}") from exc
+
+
+def dedupe_initializers(path: Path) -> int:
+    """Store every repeated weight once: initializers with equal type, shape and bytes become
+    one, and the nodes that used the copies use it. Returns how many copies were removed.
+
+    The exporter folds a weight's transpose into a new constant for each use, so a module used
+    several times (the probe models' shared layer) would otherwise be stored once per use.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    first, rename = {}, {}
+    keep = []
+    for init in model.graph.initializer:
+        key = (init.data_type, tuple(init.dims), numpy_helper.to_array(init).tobytes())
+        if key in first:
+            rename[init.name] = first[key]
+        else:
+            first[key] = init.name
+            keep.append(init)
+    if rename:
+        del model.graph.initializer[:]
+        model.graph.initializer.extend(keep)
+        for node in model.graph.node:
+            for i, name in enumerate(node.input):
+                if name in rename:
+                    node.input[i] = rename[name]
+        onnx.save(model, str(path))
+    return len(rename)
 
 
 def write_warmup_model(dst: Path) -> None:

@@ -2,17 +2,23 @@
 browser's storage. The page and ``window.tinybert`` both act through this class."""
 from services.errors import AppError
 from settings import DEFAULT_LABELS, MAX_LABEL_LENGTH
-from tinybert_core.binary import fround
+from tinybert_core.evaluation import evaluate_examples
 from tinybert_core.fl_local import local_update
-from tinybert_core.head import LinearHead, add_label, head_with_weights, remove_label, rename_label
+from tinybert_core.head import (
+    LinearHead,
+    add_label,
+    head_with_weights,
+    remove_label,
+    rename_label,
+    to_float32,
+)
 from tinybert_core.head_file import (
     HeadFileError,
     check_compatible,
     decode_head_file,
     encode_head_file,
 )
-from tinybert_core.metrics import class_counts, suggest_folds
-from tinybert_core.train import cross_validate, resolve_options, train_head
+from tinybert_core.train import resolve_options, train_head
 
 
 def _now():
@@ -28,15 +34,6 @@ def check_label_name(name):
     return name.strip()
 
 
-def round_to_float32(head):
-    """Keep the head on the float32 grid it is stored in, so a reload predicts the same."""
-    for i in range(len(head.weights)):
-        head.weights[i] = fround(head.weights[i])
-    for k in range(len(head.bias)):
-        head.bias[k] = fround(head.bias[k])
-    return head
-
-
 def _float32(values):
     return __new__(Float32Array(values))
 
@@ -46,13 +43,15 @@ class Classifier:
 
     embed: async function text → Float32Array (cached by the engine, so a known text never runs
     the encoder again). storage: a Storage, or None when this browser cannot store anything.
+    encoder_sha: the sha256 of the encoder file in use (examples embedded by another are
+    embedded again before training).
     """
 
-    def __init__(self, manifest, embed, storage):
+    def __init__(self, manifest, embed, storage, encoder_sha):
         self.manifest = manifest
         self.embed = embed
         self.storage = storage
-        self.encoder_sha = manifest["files"][manifest["encoder_file"]]["sha256"]
+        self.encoder_sha = encoder_sha
         self.head = LinearHead(DEFAULT_LABELS, manifest["hidden_size"])
         self.records = []
         self.trained = None   # settings and metrics of the last training run
@@ -227,7 +226,7 @@ class Classifier:
             history = train_head(head, data["xs"], data["ys"], opts, on_epoch)
         except ValueError as error:
             raise AppError(str(error))
-        self.head = round_to_float32(head)
+        self.head = to_float32(head)
         self.trained = {"options": opts, "history": history, "examples": len(data["xs"]),
                         "time": _now()}
         await self._persist_working_head()
@@ -251,23 +250,21 @@ class Classifier:
 
     async def use_global_head(self, labels, weights, bias, version):
         """Make the federation's head (``version``) this page's head."""
-        self.head = round_to_float32(head_with_weights(labels, self.head.dim, weights, bias))
+        self.head = to_float32(head_with_weights(labels, self.head.dim, weights, bias))
         self.trained = {"federation_version": version, "time": _now()}
         await self._persist_working_head()
         return None
 
-    async def evaluate(self):
-        """Held-out accuracy and confusion matrix by cross-validation over the examples."""
+    async def evaluate(self, options):
+        """Cross-validation, or with ``{"holdout": fraction}`` a held-out split, of the trainer
+        on the active examples (``tinybert_core.evaluation.evaluate_examples``, training
+        options from the last training); the page's head is not changed."""
         data = await self._training_set()
-        folds = suggest_folds(data["ys"], len(self.head.labels))
         try:
-            result = cross_validate(self.head.labels, self.head.dim, data["xs"], data["ys"],
-                                    self._trained("options"), folds)
+            return evaluate_examples(self.labels(), self.head.dim, data["xs"], data["ys"],
+                                     self._trained("options"), options or None)
         except ValueError as error:
             raise AppError(str(error))
-        result["counts"] = class_counts(data["ys"], len(self.head.labels))
-        result["labels"] = self.labels()
-        return result
 
     def _trained(self, key):
         """A field of the last training record, or None (a federated head has no history)."""

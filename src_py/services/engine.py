@@ -3,6 +3,7 @@ and the federation client. The page's controller and ``window.tinybert`` both ac
 from services.classifier import Classifier
 from services.embedding_cache import EmbeddingCache
 from services.errors import AppError
+from services.example_files import ExampleFiles
 from services.federation_client import FederationClient
 from services.gossip_client import GossipClient
 from settings import DEFAULT_FEDERATION, EMBEDDING_CACHE_SIZE
@@ -32,9 +33,12 @@ class Engine:
         self.tokenizer = tokenizer
         self.encoder = encoder
         self.timings = timings
-        self.embeddings = EmbeddingCache(manifest["files"][manifest["encoder_file"]]["sha256"],
-                                         EMBEDDING_CACHE_SIZE)
-        self.classifier = Classifier(manifest, self.embed, storage)
+        # Embeddings belong to the encoder file in use: the WebGPU files give slightly other
+        # vectors than the WASM one, so stored examples are embedded again after a switch.
+        encoder_sha = manifest["files"][encoder.model]["sha256"]
+        self.embeddings = EmbeddingCache(encoder_sha, EMBEDDING_CACHE_SIZE)
+        self.classifier = Classifier(manifest, self.embed, storage, encoder_sha)
+        self.files = ExampleFiles(self.classifier, storage)
         self.federation = FederationClient(storage, DEFAULT_FEDERATION)
         self.gossip = GossipClient(self.classifier)
 
@@ -79,7 +83,7 @@ class Engine:
         return items
 
     async def backend(self):
-        """``{name, threads, note}`` of the encoder's backend."""
+        """``{name, threads, note, model, measured}`` of the encoder's backend."""
         return self.encoder.info()
 
     async def labels(self):

@@ -57,9 +57,10 @@ class TokenizerClient:
             raise AppError("Expected a text to tokenise.")
         return promise
 
-    def init(self, tokenizer_json, max_length):
-        """Build the tokenizer in the worker from the parsed ``tokenizer.json``."""
-        return self._request({"op": "init", "config": tokenizer_json, "max_length": max_length})
+    def init(self, tokenizer_url, max_length):
+        """Build the tokenizer in the worker from ``tokenizer_url`` (absolute; the worker
+        fetches and parses it)."""
+        return self._request({"op": "init", "url": tokenizer_url, "max_length": max_length})
 
     def encode(self, text):
         """Promise of the token ids of ``text``, [CLS] ... [SEP], truncated to max length."""

@@ -2,6 +2,7 @@
 import math
 
 from tinybert_core.arrays import zeros
+from tinybert_core.binary import fround
 
 
 def softmax(logits):
@@ -95,6 +96,16 @@ def head_with_weights(labels, dim, weights, bias):
         head.weights[i] = weights[i]
     for k in range(len(bias)):
         head.bias[k] = bias[k]
+    return head
+
+
+def to_float32(head):
+    """Round ``head``'s weights and bias to float32 in place (the grid a stored or exported
+    head is kept on, so that it predicts the same after a reload); returns the head."""
+    for i in range(len(head.weights)):
+        head.weights[i] = fround(head.weights[i])
+    for k in range(len(head.bias)):
+        head.bias[k] = fround(head.bias[k])
     return head
 
 

@@ -114,6 +114,16 @@ def per_label_report(matrix, labels):
     return out
 
 
+def score(labels, y_true, y_pred):
+    """Scores of predictions against true labels (indices into ``labels``):
+    ``{"examples", "accuracy", "per_label": per_label_report, "confusion": m[true][predicted],
+    "labels"}``. Raises ValueError like confusion_matrix."""
+    matrix = confusion_matrix(y_true, y_pred, len(labels))
+    return {"examples": len(y_true), "accuracy": accuracy(y_true, y_pred),
+            "per_label": per_label_report(matrix, labels), "confusion": matrix,
+            "labels": [label for label in labels]}
+
+
 def suggest_folds(ys, n_labels):
     """Folds for cross-validation: the smallest non-zero label count, between 2 and 5.
 

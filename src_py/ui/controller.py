@@ -7,6 +7,7 @@ from tinybert_core.csv_out import to_csv
 from ui.batch import BatchPanel
 from ui.dialogs import ask_text, confirm
 from ui.federation import FederationPanel
+from ui.import_controller import ImportController
 from ui.models import ModelsPanel
 from ui.teach import TeachPanel
 
@@ -24,11 +25,12 @@ class Controller:
         self.federation = FederationPanel()
         self.batch = BatchPanel()
         self.batch_rows = []
+        self.imports = ImportController(engine, self)
 
     async def start(self):
-        """Show the backend, wire every control to its handler and show the labels, counts
-        and saved models. (The federation's state is the caller's to fetch: the page is
-        usable without the server.)"""
+        """Show the backend, wire every control to its handler, show the labels, counts and
+        saved models, and go on with an import a reload interrupted. (The federation's state
+        is the caller's to fetch: the page is usable without the server.)"""
         self.page.show_backend(self.engine.encoder.info())
         self.page.enable(self.predict)
         self.teach.enable({"train": self.train, "add": self.add_only,
@@ -39,6 +41,7 @@ class Controller:
         self.federation.enable(self.send_delta, self.apply_aggregate)
         self.batch.enable(self.classify_batch, self.suggest, self.download_csv)
         await self.refresh_all()
+        await self.imports.start()
         return None
 
     async def guarded(self, work, success):
@@ -257,7 +260,7 @@ class Controller:
 
     async def evaluate(self):
         async def work():
-            self.teach.show_evaluation(await self.classifier.evaluate())
+            self.teach.show_evaluation(await self.classifier.evaluate(None))
 
         await self.guarded(work, "Accuracy estimated by cross-validation.")
         return None

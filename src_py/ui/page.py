@@ -55,12 +55,16 @@ class Page:
         return None
 
     def show_backend(self, info):
-        """Show the backend in use, its threads, and why it was chosen when that matters."""
-        threads = info["threads"]
-        text = info["name"] + " · " + str(threads) + (" thread" if threads == 1 else " threads")
+        """Show the backend in use (its threads on WASM) and why it was chosen: forced, no
+        adapter, or both backends' measured times."""
+        text = info["name"]
+        if info["name"] == "wasm":
+            threads = info["threads"]
+            text = text + " · " + str(threads) + (" thread" if threads == 1 else " threads")
         if info["note"]:
             text = text + " (" + info["note"] + ")"
         self.backend.textContent = text
+        self.backend.title = "Encoder file: " + info["model"]
 
     def show_backend_failure(self):
         self.backend.textContent = "none (see the message below)"

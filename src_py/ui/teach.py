@@ -1,6 +1,6 @@
 """DOM of the teaching controls: feedback, training progress, label editor, counts, metrics."""
 from ui.chart import draw_history
-from ui.dom import cell, element
+from ui.dom import cell, element, fill_confusion
 
 
 def _button(text, label, on_click):
@@ -142,15 +142,4 @@ class TeachPanel:
         self.cv.textContent = ("Cross-validated accuracy: " + (result["accuracy"] * 100).toFixed(1)
                                + " % over " + str(result["examples"]) + " examples ("
                                + str(result["folds"]) + " folds).")
-        self.confusion.innerHTML = ""
-        header = document.createElement("tr")
-        header.appendChild(cell("th", "true \\ predicted"))
-        for label in result["labels"]:
-            header.appendChild(cell("th", label))
-        self.confusion.appendChild(header)
-        for i in range(len(result["labels"])):
-            row = document.createElement("tr")
-            row.appendChild(cell("th", result["labels"][i]))
-            for j in range(len(result["labels"])):
-                row.appendChild(cell("td", str(result["confusion"][i][j])))
-            self.confusion.appendChild(row)
+        fill_confusion(self.confusion, result["labels"], result["confusion"])

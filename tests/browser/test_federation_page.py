@@ -32,7 +32,8 @@ def accuracy(page, embeddings, truth):
 
 @pytest.fixture(scope="module")
 def fl_server():
-    server = Server(env={"FEDERATIONS": json.dumps(FEDERATION), "MIN_UPDATES": "2"})
+    server = Server(env={"FEDERATIONS": json.dumps(FEDERATION), "MIN_UPDATES": "2",
+                         "FEDERATION_MODE": "plain"})
     yield server
     server.stop()
 
@@ -116,7 +117,8 @@ def test_an_unreachable_server_is_reported_and_nothing_is_lost(browser, fl_serve
 def test_examples_of_one_label_count_in_the_first_round_only(browser):
     """Round 1 takes class statistics, so a browser with one label helps build the first
     head; training from a head needs two labels, and the page says so before sending."""
-    server = Server(env={"FEDERATIONS": json.dumps(FEDERATION), "MIN_UPDATES": "2"})
+    server = Server(env={"FEDERATIONS": json.dumps(FEDERATION), "MIN_UPDATES": "2",
+                         "FEDERATION_MODE": "plain"})
     try:
         one_label = [pair for pair in FIXTURE["client_a"] if pair[1] == LABELS[0]][:8]
         single = join(browser, server, one_label)

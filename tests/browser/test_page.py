@@ -33,7 +33,8 @@ def test_predict_from_the_ui_shows_label_scores_backend_and_latency(app_page):
 def test_page_is_cross_origin_isolated_and_uses_two_threads(app_page):
     assert app_page.evaluate("() => window.crossOriginIsolated") is True
     assert app_page.evaluate("() => window.tinybert.backend()") == {
-        "name": "wasm", "threads": 2, "note": "no WebGPU adapter"}
+        "name": "wasm", "threads": 2, "note": "no WebGPU adapter", "model": "encoder.onnx",
+        "measured": None}
     assert app_page.evaluate("() => window.tinybert.labels()") == DEFAULT_LABELS
 
 

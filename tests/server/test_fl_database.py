@@ -17,7 +17,8 @@ from tests.support.postgres import migrated
 
 
 def _app(database, **config):
-    return create_app({"TESTING": True, "MIN_UPDATES": 3, **database, **config})
+    return create_app({"TESTING": True, "MIN_UPDATES": 3, "FEDERATION_MODE": "plain",
+                       **database, **config})
 
 
 def _url(database):

@@ -86,7 +86,7 @@ def test_the_page_sends_class_statistics_only_while_the_head_is_untrained():
 
 @pytest.fixture()
 def http(tmp_path):
-    app = create_app({"TESTING": True, "MIN_UPDATES": 3,
+    app = create_app({"TESTING": True, "MIN_UPDATES": 3, "FEDERATION_MODE": "plain",
                       "DATABASE_PATH": str(tmp_path / "fl.sqlite3")})
     return app.test_client()
 

@@ -98,7 +98,8 @@ def test_a_failed_batch_fails_each_of_its_items():
 
 @pytest.mark.parametrize("group_commit", [True, False], ids=["group_commit", "one_by_one"])
 def test_threads_sending_together_close_each_round_exactly_once(database, group_commit):
-    app = create_app({"TESTING": True, "MIN_UPDATES": 5, "GROUP_COMMIT": group_commit,
+    app = create_app({"TESTING": True, "MIN_UPDATES": 5, "FEDERATION_MODE": "plain",
+                      "GROUP_COMMIT": group_commit,
                       **database})
     setup = app.test_client()
     people = [Participant(setup) for _ in range(12)]

@@ -11,7 +11,7 @@ from tests.support.fl_client import Participant
 
 def test_one_line_per_round_and_per_refusal_and_no_token(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="fl")
-    app = create_app({"TESTING": True, "MIN_UPDATES": 2,
+    app = create_app({"TESTING": True, "MIN_UPDATES": 2, "FEDERATION_MODE": "plain",
                       "DATABASE_PATH": str(tmp_path / "fl.sqlite3")})
     http = app.test_client()
     people = [Participant(http) for _ in range(2)]

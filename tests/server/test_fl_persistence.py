@@ -32,7 +32,8 @@ class Server:
         self.port = _free_port()
         self.http = HttpClient("http://127.0.0.1:%d" % self.port)
         self.cmd = [c.replace("{port}", str(self.port)) for c in cmd]
-        self.env = dict(os.environ, HOST="127.0.0.1", PORT=str(self.port), **env)
+        self.env = dict(os.environ, HOST="127.0.0.1", PORT=str(self.port),
+                        FEDERATION_MODE="plain", **env)
         self.log_path = log_path
         self.proc = None
 

@@ -123,11 +123,19 @@ def open_page(browser, url):
 
 
 def wait_ready(page):
-    """Wait until the page exposes ``window.tinybert`` or reports why it could not start."""
+    """Wait until the page exposes ``window.tinybert`` or reports why it could not start, and
+    until a downloaded model file is in the cache (written in the background after start-up),
+    so that a reload finds it there."""
     page.wait_for_function(
         "() => window.tinybert !== undefined || window.tinybertError !== undefined",
         timeout=PAGE_READY_MS,
     )
+    deadline = time.monotonic() + PAGE_READY_MS / 1000
+    while not page.evaluate("""async () => window.tinybertError !== undefined
+            || (await window.tinybert.stats()).timings.stages.model_cached !== undefined"""):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the model file was not cached within the page-ready timeout")
+        time.sleep(0.05)
 
 
 @pytest.fixture()

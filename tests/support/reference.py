@@ -69,15 +69,16 @@ def hf_tokenizer():
     return tok
 
 
-@functools.lru_cache(maxsize=1)
-def native_session():
-    """Cached onnxruntime CPU session on the shipped INT8 encoder (1 intra-op thread)."""
+@functools.lru_cache(maxsize=4)
+def native_session(file: str | None = None):
+    """Cached onnxruntime CPU session (1 intra-op thread) on the shipped INT8 encoder, or on
+    another file of the model folder (``file``, e.g. a WebGPU encoder)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
-    path = model_dir() / load_manifest()["encoder_file"]
+    path = model_dir() / (file or load_manifest()["encoder_file"])
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
@@ -93,7 +94,9 @@ def embed_ids(session, ids: list[int]) -> np.ndarray:
     """
     input_ids = np.asarray([ids], dtype=np.int64)
     mask = np.ones_like(input_ids)
-    hidden = session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
+    feeds = {"input_ids": input_ids, "attention_mask": mask}
+    # The WebGPU files take input_ids alone: texts are never padded, the mask is all ones.
+    hidden = session.run(None, {i.name: feeds[i.name] for i in session.get_inputs()})[0]
     pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum()
     vec = pooled[0].astype(np.float32)
     return vec / np.linalg.norm(vec)
