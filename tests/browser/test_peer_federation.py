@@ -137,6 +137,15 @@ def test_pages_gossip_heads_peer_to_peer(webrtc_browser, p2p_server):
         w, b = pages[0].head(len(LABELS))
         np.testing.assert_allclose(w, last[0][0], atol=1e-4)
 
+        # The page shows it: one control chooses peer to peer, the panel the state.
+        shown = pages[0].page
+        shown.select_option("#fl-mode", "peers")
+        assert shown.is_visible("#p2p-panel") and not shown.is_visible("#send-delta")
+        status = shown.text_content("#p2p-status")
+        assert "%d of %d neighbours connected" % (PAGES - 1, PAGES - 1) in status, status
+        assert "round %d" % ROUNDS in status and "held-out examples" in status, status
+        assert shown.locator("#p2p-peers li").count() == PAGES - 1
+
         # One page closes while all gossip: the others finish their rounds without it.
         for page in pages:
             page.start(CHURN_ROUNDS, True)
