@@ -196,8 +196,11 @@ class GossipClient:
         return None
 
     def _note(self, peer_id, kind):
-        here = -1 if self.round is None else self.round
-        self.network.send(peer_id, JSON.stringify({"kind": kind, "round": max(here, 0),
+        """Tell a neighbour this page's state (``kind``: ready, state, done) and the round it
+        runs next: 0 before the start, as frames carry the round in progress; so a page
+        that joins late learns it from either (``seen_round``)."""
+        upcoming = 0 if self.round is None else self.round + 1
+        self.network.send(peer_id, JSON.stringify({"kind": kind, "round": upcoming,
                                                    "step": -1}))
         return None
 

@@ -2,7 +2,8 @@
 loopback) with label-skewed examples join the server's signalling socket, open data channels
 to each other, and gossip signed int8 heads for a few rounds. Their heads converge and do
 better on a held-out set than each page's own training; one page closing does not stop the
-others; the server relays only signalling messages, and no head goes through it.
+others; a page that joins late catches up; the server relays only signalling messages, and
+no head goes through it.
 
 The examples are synthetic embeddings given to the pages with ``primeEmbeddings`` (the encoder
 is not run for them), so that four pages fit on two cores.
@@ -27,6 +28,7 @@ FEDERATION = [{"name": "default", "labels": LABELS, "dim": DIM,
 MANY, FEW = 20, 3          # a page's examples of its two own labels, of the two others
 SPREAD = 3.0               # noise per example: few examples of a label make a poor mean
 ROUNDS = 4
+LATE_ROUNDS = 4
 CHURN_ROUNDS = 12       # all gossip again; one page closes after its second round
 SIGNALLING = {"hello", "peers", "offer", "answer", "candidate", "bye"}
 RESULTS = os.environ.get("PEER_RESULTS")   # where to write the measured numbers (optional)
@@ -168,6 +170,29 @@ def test_pages_gossip_heads_peer_to_peer(webrtc_browser, p2p_server):
         numbers["head_spread_after_close"] = round(spread_of([head_of(r[-1]) for r in after]), 4)
         assert min(rest) >= min(together) - 0.05, numbers
         assert numbers["head_spread_after_close"] < 0.1 * numbers["head_spread_alone"], numbers
+
+        # A page that comes late (the closed page's examples, in a new browser context) takes
+        # its neighbours' heads first, then gossips like the others.
+        late = PeerPage(webrtc_browser, p2p_server.url)
+        pages.append(late)
+        texts = ["late page example %d" % i for i in parts[PAGES - 1]]
+        late.load(LABELS, texts, X[parts[PAGES - 1]], [LABELS[y[i]] for i in parts[PAGES - 1]])
+        late.page.evaluate("() => window.tinybert.train({epochs: 5})")
+        late_alone = accuracy(*late.head(len(LABELS)), X_held, y_held)
+        late.join()
+        wait_connected(pages, timeout=20)
+        for page in pages:
+            page.start(LATE_ROUNDS, True)
+        joined_in = wait_all(pages, timeout=90)
+        mine = joined_in[-1]
+        numbers["late_catching_up"] = [e["catching_up"] for e in mine]
+        numbers["late_accuracy"] = [round(late_alone, 3)] + [
+            round(accuracy(*head_of(e), X_held, y_held), 3) for e in mine]
+        assert mine[0]["round"] > ROUNDS + CHURN_ROUNDS and not mine[-1]["catching_up"]
+        assert numbers["late_accuracy"][-1] >= min(rest) - 0.02, numbers
+        numbers["head_spread_with_late"] = round(spread_of([head_of(r[-1]) for r in joined_in]),
+                                                 4)
+        assert numbers["head_spread_with_late"] < 0.1 * numbers["head_spread_alone"], numbers
 
         # The server saw signalling only: no head, no update, no message type of its own.
         seen = stats(p2p_server)
