@@ -34,6 +34,7 @@ BENCHMARKS = {
                        'per-request cost of APIFlask, flask-smorest, spectree vs plain Flask'),
     'sms_page': ('sms_page', True,
                  'SMS spam imported and trained in the page: accuracy, rows/s, file to head'),
+    'secure_aggregation': ('secure_aggregation', True, 'SecAgg: server CPU, bytes, accuracy'),
 }
 
 

@@ -294,8 +294,8 @@ def _placement(log):
     """{provider: count} and the CPU-placed nodes ("Op (name)") from a verbose log."""
     counts, cpu, current = {}, [], None
     for line in log.splitlines():
-        if 'Node(s) placed on [' in line:
-            current = line.split('Node(s) placed on [')[1].split(']')[0]
+        if ' placed on [' in line:   # "Node(s) placed on [EP]" or "All nodes placed on [EP]"
+            current = line.split(' placed on [')[1].split(']')[0]
             counts[current] = int(line.rsplit(':', 1)[1])
         elif current and 'VerifyEachNodeIsAssignedToAnEp]   ' in line:
             if current == 'CPUExecutionProvider':
@@ -305,13 +305,18 @@ def _placement(log):
     return counts, cpu
 
 
-def _node_job(node, env, work, job, timeout=240):
+def _node_job(node, env, work, job, timeout=120):
     path = os.path.join(work, 'job-%s-%s.json' % (job['name'], job['ep']))
     with open(path, 'w', encoding='utf-8') as f:
         json.dump(job, f)
     t0 = time.monotonic()
-    proc = subprocess.run([node, os.path.join(work, 'run.mjs'), path], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run([node, os.path.join(work, 'run.mjs'), path], env=env,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:   # a run() that never resolves: the next file
+        text = lambda b: (b.decode(errors='replace') if isinstance(b, bytes) else b) or ''
+        return ({'error': 'timed out after %d s: %s' % (timeout, text(e.stderr)[-1500:]),
+                 'wall_s': round(time.monotonic() - t0, 1)}, text(e.stdout) + text(e.stderr))
     result = None
     for line in proc.stdout.splitlines():
         if line.startswith('RESULT '):
@@ -320,7 +325,7 @@ def _node_job(node, env, work, job, timeout=240):
         result = {'error': (proc.stdout[-1500:] + proc.stderr[-3000:]).strip(),
                   'returncode': proc.returncode}
     result['wall_s'] = round(time.monotonic() - t0, 1)
-    return result, proc.stderr
+    return result, proc.stdout + '\n' + proc.stderr   # the log: wherever onnxruntime wrote it
 
 
 def _cosines(a_path, b_path, hidden=384):
@@ -357,6 +362,15 @@ def device(carry, out, local=False):
                            'min_s': MIN_S, 'max_s': MAX_S},
               'info': info, 'runs': {}, 'probes': {}}
     logs = []
+    os.makedirs(out, exist_ok=True)
+
+    def save():   # after every file too: a run stopped at the command's limit keeps the rest
+        report['seconds'] = round(time.monotonic() - started, 1)
+        with open(os.path.join(out, 'webgpu_device.json'), 'w', encoding='utf-8') as f:
+            json.dump(report, f, indent=1)
+        with open(os.path.join(out, 'placement.log'), 'w', encoding='utf-8') as f:
+            f.write('\n'.join(logs))
+
     base = {'vocab': info['vocab'], 'warmup_s': WARMUP_S, 'min_samples': MIN_SAMPLES,
             'min_s': MIN_S, 'max_s': MAX_S}
     if local:   # SwiftShader takes seconds a run: one sample each, to check every step
@@ -392,12 +406,8 @@ def device(carry, out, local=False):
             gpu_dump = os.path.join(work, '%s-webgpu.f32' % name)
             if 'error' not in result and os.path.exists(gpu_dump):
                 entry['cosine_webgpu_vs_cpu_128'] = _cosines(gpu_dump, ref['dump'])
-    report['seconds'] = round(time.monotonic() - started, 1)
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, 'webgpu_device.json'), 'w', encoding='utf-8') as f:
-        json.dump(report, f, indent=1)
-    with open(os.path.join(out, 'placement.log'), 'w', encoding='utf-8') as f:
-        f.write('\n'.join(logs))
+        save()
+    save()
     print(summary(report))
     return report
 

@@ -23,6 +23,13 @@ Keys (``app.config``; the same names as environment variables for ``python -m fl
   aggregators). ``SECURE_MIN_COHORT`` (5): the fewest members a secure round starts with
   (it starts at once with ``max(MIN_UPDATES, SECURE_MIN_COHORT)``);
   ``SECURE_WEIGHT_CAP`` (1000): a member's weight (its example count) counts at most this.
+- ``PRIVACY`` (``none``): the privacy of a federation whose spec names none (a spec may
+  give ``privacy``: ``none``, ``client`` or a dict of the keys below): ``client`` is
+  client-level differential privacy (DP-FedAvg, secure federations only, ``fl.client_privacy``):
+  each member's update clipped to ``CLIP_BOUND`` counts once, the server adds Gaussian noise
+  of ``DP_NOISE_MULTIPLIER`` x ``CLIP_BOUND`` to the sum; without a multiplier, the smallest
+  one that spends ``TARGET_EPSILON`` (8) at ``TARGET_DELTA`` (1e-5) in ``DP_PLANNED_ROUNDS``
+  (10) rounds. Rounds stop once the next one would take epsilon above the target.
 - ``LOG_LEVEL`` (``INFO``): the level of the ``fl`` logger (one line per closed round and
   per refusal), printed to stderr unless ``TESTING`` (tests read it through pytest's
   logging capture: ``caplog``, ``--log-cli-level``).
@@ -31,6 +38,7 @@ import json
 import os
 import time
 
+from fl import client_privacy
 from fl.aggregators import build_aggregator
 from fl.rounds import MODES, Settings
 from fl.strategies import PrototypeThenDeltas
@@ -64,6 +72,11 @@ DEFAULTS = {
     "FEDERATION_MODE": "secure",
     "SECURE_MIN_COHORT": 5,
     "SECURE_WEIGHT_CAP": 1000,
+    "PRIVACY": "none",
+    "TARGET_EPSILON": 8.0,
+    "TARGET_DELTA": 1e-5,
+    "DP_PLANNED_ROUNDS": 10,
+    "DP_NOISE_MULTIPLIER": None,
 }
 
 def _switch(text):
@@ -79,7 +92,9 @@ _PARSERS = {"MIN_UPDATES": int, "ROUND_SECONDS": float, "TRIM_RATIO": float,
             "MAX_CONTENT_LENGTH": int, "FEDERATIONS": json.loads,
             "AGGREGATOR": str, "DATABASE_URL": str, "DATABASE_PATH": str, "DIST_DIR": str,
             "LOG_LEVEL": str.upper, "GROUP_COMMIT": _switch, "SQLITE_WRITE_LOCK": _switch,
-            "FEDERATION_MODE": str.lower, "SECURE_MIN_COHORT": int, "SECURE_WEIGHT_CAP": int}
+            "FEDERATION_MODE": str.lower, "SECURE_MIN_COHORT": int, "SECURE_WEIGHT_CAP": int,
+            "PRIVACY": str.lower, "TARGET_EPSILON": float, "TARGET_DELTA": float,
+            "DP_PLANNED_ROUNDS": int, "DP_NOISE_MULTIPLIER": float}
 
 
 def config_from_env(environ=None):
@@ -118,6 +133,12 @@ def settings_from(config):
     if int(config["SECURE_MIN_COHORT"]) < 3 or int(config["SECURE_WEIGHT_CAP"]) < 1:
         raise ValueError("SECURE_MIN_COHORT must be at least 3 (with 2 members each learns"
                          " the other's update from the sum) and SECURE_WEIGHT_CAP at least 1")
+    if config["PRIVACY"] not in client_privacy.MODES:
+        raise ValueError("PRIVACY must be one of %s, not %r"
+                         % (", ".join(client_privacy.MODES), config["PRIVACY"]))
+    if config["PRIVACY"] == "client" and config["FEDERATION_MODE"] != "secure":
+        raise ValueError("PRIVACY=client needs the secure mode (FEDERATION_MODE=secure): the "
+                         "server adds the noise to the unmasked sum")
     aggregate = build_aggregator(config["AGGREGATOR"], clip_bound=float(config["CLIP_BOUND"]),
                                  trim=config["TRIM_RATIO"], byzantine=config["KRUM_BYZANTINE"],
                                  select=config["KRUM_SELECT"])
@@ -127,4 +148,9 @@ def settings_from(config):
                     strategy=PrototypeThenDeltas(aggregate, float(config["CLIP_BOUND"])),
                     clock=config["CLOCK"], mode=config["FEDERATION_MODE"],
                     secure_min_cohort=int(config["SECURE_MIN_COHORT"]),
-                    weight_cap=int(config["SECURE_WEIGHT_CAP"]))
+                    weight_cap=int(config["SECURE_WEIGHT_CAP"]),
+                    privacy={"mode": config["PRIVACY"],
+                             "target_epsilon": float(config["TARGET_EPSILON"]),
+                             "delta": float(config["TARGET_DELTA"]),
+                             "planned_rounds": int(config["DP_PLANNED_ROUNDS"]),
+                             "noise_multiplier": config["DP_NOISE_MULTIPLIER"]})

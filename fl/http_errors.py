@@ -35,6 +35,7 @@ REFUSAL_STATUS = {
     secure_rounds.BAD_SHARES: 422,
     secure_rounds.BAD_INPUT: 422,
     secure_rounds.BAD_REVEAL: 422,
+    secure_rounds.BUDGET_SPENT: 403,
 }
 
 VALIDATION_STATUS = 400

@@ -17,13 +17,14 @@ if alone, in order, and none is answered before the transaction commits.
 
 Logs (logger ``fl.rounds``): one line per closed round and one per recorded refusal.
 """
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from fl import secure_rounds, secure_store, store
+from fl import client_privacy, secure_rounds, secure_store, store
 from fl.aggregators import AggregationError
 from fl.database import writing
 from fl.refusals import REPLAY, STALE_BASE, STALE_ROUND, Refusal
@@ -37,7 +38,8 @@ class Settings:
     """The round rules: resolved config, fixed for the server's life. ``strategy``: checks
     updates and makes the next head (``fl.strategies``); ``mode``: the mode of federations
     whose spec names none; ``secure_min_cohort`` and ``weight_cap``: secure rounds'
-    smallest cohort and largest weight of one member (``fl.secure_rounds``)."""
+    smallest cohort and largest weight of one member (``fl.secure_rounds``); ``privacy``:
+    the privacy of federations whose spec names none (``fl.client_privacy.resolve``)."""
     min_updates: int
     round_seconds: float
     clip_bound: float
@@ -46,6 +48,7 @@ class Settings:
     mode: str = "secure"
     secure_min_cohort: int = 5
     weight_cap: int = 1000
+    privacy: dict = dataclasses.field(default_factory=lambda: {"mode": "none"})
 
 
 MODES = ("secure", "plain")
@@ -71,17 +74,22 @@ def ensure_federation(conn, spec, settings):
     if mode not in MODES:
         raise ValueError("federation %r: unknown mode %r; allowed: %s"
                          % (spec["name"], mode, ", ".join(MODES)))
+    privacy = client_privacy.resolve(spec.get("privacy"), settings.privacy)
+    if privacy is not None and mode != "secure":
+        raise ValueError("federation %r: client-level differential privacy needs the secure "
+                         "mode (the server adds the noise to the unmasked sum)" % spec["name"])
+    stored_privacy = client_privacy.encode(privacy)
     with writing(conn):
-        store.insert_federation(conn, dict(spec, mode=mode), now)
+        store.insert_federation(conn, dict(spec, mode=mode, privacy=stored_privacy), now)
         fed = store.federation_by_name(conn, spec["name"], lock=True)
         for key in ("labels", "dim", "encoder", "hidden_size"):
             wanted = list(spec[key]) if key == "labels" else spec[key]
             if fed[key] != wanted:
                 raise ValueError("federation %r exists with %s=%r, config says %r"
                                  % (spec["name"], key, fed[key], wanted))
-        if fed["mode"] != mode:
-            store.set_mode(conn, fed["id"], mode)
-            fed["mode"] = mode
+        if fed["mode"] != mode or fed["privacy"] != stored_privacy:
+            store.set_mode(conn, fed["id"], mode, stored_privacy)
+            fed["mode"], fed["privacy"] = mode, stored_privacy
         if store.head(conn, fed["id"], 0) is None:
             k, d = len(fed["labels"]), fed["dim"]
             store.insert_head(conn, fed["id"], 0, np.zeros(k * d), np.zeros(k), None, now)

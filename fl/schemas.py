@@ -55,7 +55,22 @@ class Federation(BaseModel):
         description="secure: secure aggregation, the server learns only the sum (FedAvg);"
                     " plain: updates in the clear, for the robust aggregators")
     secure: "SecureRules | None" = Field(None, description="a secure federation's rules")
+    privacy: "Privacy"
     round: LiveRound
+
+
+class Privacy(BaseModel):
+    mode: Literal["none", "client"] = Field(
+        description="client: client-level differential privacy (DP-FedAvg: each member's"
+                    " clipped update counts once, Gaussian noise on the sum); none: no DP")
+    epsilon: float | None = Field(description="epsilon spent so far at delta (dp-accounting,"
+                                              " RDP), from the federation's ledger")
+    delta: float | None
+    noise_multiplier: float | None = Field(description="z: noise std = z x clip on the sum")
+    clip: float
+    target_epsilon: float | None
+    rounds: int = Field(description="rounds published with noise")
+    exhausted: bool = Field(description="one more round would exceed the target: rounds stop")
 
 
 class UpdateAccepted(BaseModel):

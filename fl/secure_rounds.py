@@ -25,7 +25,7 @@ import secrets
 
 import numpy as np
 
-from fl import first_round, secure_store, store
+from fl import client_privacy, first_round, ledger, secure_store, store
 from fl import secagg_crypto as crypto
 from fl.database import writing
 from fl.refusals import Refusal
@@ -46,8 +46,9 @@ BAD_KEYS = "bad_keys"
 BAD_SHARES = "bad_shares"
 BAD_INPUT = "bad_input"
 BAD_REVEAL = "bad_reveal"
+BUDGET_SPENT = "budget_spent"
 REASONS = (NOT_SECURE, PLAIN_ONLY, WRONG_PHASE, NOT_MEMBER, ALREADY_SENT, BAD_KEYS,
-           BAD_SHARES, BAD_INPUT, BAD_REVEAL)
+           BAD_SHARES, BAD_INPUT, BAD_REVEAL, BUDGET_SPENT)
 
 
 def cohort_target(settings):
@@ -59,11 +60,42 @@ def phase_seconds(settings):
     return settings.round_seconds / 4.0
 
 
-def rules(settings):
+def privacy_of(fed):
+    """The federation's client-level DP settings (``fl.client_privacy``) or None."""
+    return client_privacy.decode(fed.get("privacy"))
+
+
+def weight_cap(fed, settings):
+    """The largest weight of one member: 1 under client-level DP (each member counts once, so
+    that one member changes the sum by at most the clip bound), else ``settings.weight_cap``."""
+    return 1 if privacy_of(fed) is not None else settings.weight_cap
+
+
+def rules(settings, fed):
     """A secure federation's rules, as ``GET /api/federation`` shows them."""
     return {"cohort_target": cohort_target(settings),
-            "min_cohort": settings.secure_min_cohort, "weight_cap": settings.weight_cap,
+            "min_cohort": settings.secure_min_cohort, "weight_cap": weight_cap(fed, settings),
             "phase_seconds": phase_seconds(settings)}
+
+
+def privacy_state(conn, fed, settings):
+    """The federation's privacy as ``GET /api/federation`` shows it."""
+    return client_privacy.describe(privacy_of(fed), ledger.multipliers(conn, fed["id"]),
+                                   settings.clip_bound)
+
+
+def _budget_left(conn, fed):
+    """None when one more published round keeps epsilon within the target, else why not."""
+    dp = privacy_of(fed)
+    if dp is None:
+        return None
+    spent = ledger.multipliers(conn, fed["id"])
+    if client_privacy.allows_another(dp, spent):
+        return None
+    return ("the federation's privacy budget is spent: epsilon %.2f of %.2f (delta %g) after "
+            "%d rounds, and one more round would exceed it; its head stays as it is"
+            % (client_privacy.spent(spent, dp["delta"]), dp["target_epsilon"], dp["delta"],
+               len(spent)))
 
 
 def start_round(conn, round_id, settings, now):
@@ -126,6 +158,9 @@ def join(conn, sender, round_id, encryption_key, mask_key, settings):
         if sender["id"] in state.ids:
             _refuse(ALREADY_SENT, "client %d already joined round %d" % (sender["id"],
                                                                         round_id), round_id)
+        spent = _budget_left(conn, state.fed)
+        if spent is not None:
+            _refuse(BUDGET_SPENT, spent, round_id)
         try:
             crypto.check_public_key(encryption_key)
             crypto.check_public_key(mask_key)
@@ -134,16 +169,16 @@ def join(conn, sender, round_id, encryption_key, mask_key, settings):
         secure_store.add_member(conn, round_id, sender["id"], encryption_key, mask_key, now)
         count = len(state.ids) + 1
         if count >= cohort_target(settings):
-            _start_sharing(conn, state.live, count, settings, now)
+            _start_sharing(conn, state.live, count, weight_cap(state.fed, settings), settings,
+                           now)
     return {"round": round_id, "members": count, "cohort_target": cohort_target(settings)}
 
 
-def _start_sharing(conn, live, count, settings, now):
+def _start_sharing(conn, live, count, cap, settings, now):
     seed = secrets.randbelow(2 ** 32)
     secure_store.set_phase(conn, live["id"], phase="share", status="collecting", cohort=count,
                            graph_seed=seed, phase_deadline=now + phase_seconds(settings),
-                           scale=secagg.fixed_point_scale(count, settings.weight_cap,
-                                                          settings.clip_bound))
+                           scale=secagg.fixed_point_scale(count, cap, settings.clip_bound))
 
 
 def post_shares(conn, sender, round_id, sealed_by_receiver, settings):
@@ -250,7 +285,8 @@ def _advance(conn, state, settings, now):
     phase = live["phase"]
     if phase == "advertise":
         if len(state.ids) >= settings.secure_min_cohort:
-            _start_sharing(conn, live, len(state.ids), settings, now)
+            _start_sharing(conn, live, len(state.ids), weight_cap(state.fed, settings),
+                           settings, now)
         else:
             secure_store.set_phase(conn, rid, phase_deadline=now + settings.round_seconds)
         return
@@ -297,7 +333,16 @@ def _finish(conn, state, settings, now):
         return _abort(conn, state, settings, now, "the sum could not be unmasked: %s" % exc)
     rows, cols = len(fed["labels"]), fed["dim"]
     sums = secagg.decode_sum(total.tolist(), live["scale"], rows, cols)
-    step = np.concatenate([sums["weights"], sums["bias"]]) / float(sums["weight"])
+    summed = np.concatenate([sums["weights"], sums["bias"]])
+    dp = privacy_of(fed)
+    if dp is not None:
+        spent = _budget_left(conn, fed)
+        if spent is not None:
+            return _abort(conn, state, settings, now, spent)
+        summed = client_privacy.noised(summed, dp["noise_multiplier"], settings.clip_bound)
+        ledger.record(conn, fed["id"], rid, dp["noise_multiplier"], settings.clip_bound,
+                      len(state.masked), now)
+    step = summed / float(sums["weight"])
     weights, bias = store.head(conn, fed["id"], fed["head_version"])
     if fed["head_version"] == 0:   # the inputs were class statistics
         new = first_round.prototype_head(step, rows, cols)
@@ -347,7 +392,7 @@ def state_for(conn, sender, round_id, settings):
         _refuse(NOT_MEMBER, "no round %s in this federation" % round_id, round_id)
     out = {"round": found["id"], "mode": fed["mode"], "base_version": found["base_version"],
            "cohort_target": cohort_target(settings), "min_cohort": settings.secure_min_cohort,
-           "clip": settings.clip_bound, "weight_cap": settings.weight_cap,
+           "clip": settings.clip_bound, "weight_cap": weight_cap(fed, settings),
            "length": secagg.input_length(len(fed["labels"]), fed["dim"]),
            "deadline": found["phase_deadline"], "result_version": found["result_version"],
            "detail": found["detail"]}

@@ -111,13 +111,14 @@ def insert_federation(conn, spec, now):
         "name": spec["name"], "labels": json.dumps(list(spec["labels"])),
         "dim": int(spec["dim"]), "encoder": spec["encoder"],
         "hidden_size": int(spec["hidden_size"]), "created_at": now,
-        "mode": spec.get("mode", "plain")})
+        "mode": spec.get("mode", "plain"), "privacy": spec.get("privacy")})
     return result.first() is not None
 
 
-def set_mode(conn, federation_id, mode):
+def set_mode(conn, federation_id, mode, privacy=None):
+    """A federation's mode and privacy settings (JSON text, None for none)."""
     conn.execute(update(federations).where(federations.c.id == federation_id)
-                 .values(mode=mode))
+                 .values(mode=mode, privacy=privacy))
 
 
 def set_head_version(conn, federation_id, version):

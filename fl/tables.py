@@ -62,6 +62,8 @@ federations = Table(
     # secure: rounds by secure aggregation (fl.secure_rounds); plain: updates in the clear,
     # for the robust aggregators (fl.rounds).
     Column("mode", Text, nullable=False, server_default=text("'plain'")),
+    # Client-level differential privacy (fl.client_privacy): JSON settings, NULL for none.
+    Column("privacy", Text),
     sqlite_autoincrement=True)
 
 clients = Table(
@@ -163,6 +165,19 @@ secure_reveals = Table(   # a survivor's share of a neighbour's seed (survived) 
     Column("owner", BIGINT, primary_key=True),
     Column("kind", Text, nullable=False),   # seed or key
     Column("share", LargeBinary, nullable=False))
+
+
+# The privacy ledger: one row per round published with client-level DP noise; epsilon is
+# what dp-accounting makes of these rows (fl.client_privacy). Kept for the federation's life.
+privacy_ledger = Table(
+    "privacy_ledger", metadata,
+    Column("federation_id", BIGINT, ForeignKey("federations.id"), primary_key=True),
+    Column("round_id", BIGINT, ForeignKey("rounds.id"), primary_key=True),
+    Column("mechanism", Text, nullable=False),   # "gaussian": one release, every member
+    Column("noise_multiplier", DOUBLE, nullable=False),
+    Column("clip", DOUBLE, nullable=False),
+    Column("members", Integer, nullable=False),
+    Column("published_at", DOUBLE, nullable=False))
 
 # Clients connected to the peer-to-peer signalling (``fl.signalling``): one row while a
 # client's WebSocket is open, with the ECDSA P-256 public key it registered at join (65-byte

@@ -8,7 +8,7 @@ from tinybert.errors import SetupError
 from tinybert_core.tokenizer import Tokenizer, config_from_tokenizer_json
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "public" / "model"
-MANIFEST_FORMAT = 1
+MANIFEST_FORMATS = (1, 2)   # 2 adds the WebGPU encoders; the INT8 file stays encoder_file
 POOLING = {"mode": "mean", "normalize": True}
 REBUILD = "Run `make model` (it builds public/model), or pass --model with a folder it built."
 
@@ -78,8 +78,9 @@ def load_model(folder=None):
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise SetupError(f"{path} is not JSON. {REBUILD}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise SetupError(f"{path} is not a model manifest of format {MANIFEST_FORMAT}. "
+    if not isinstance(manifest, dict) or manifest.get("format") not in MANIFEST_FORMATS:
+        raise SetupError(f"{path} is not a model manifest of format "
+                         f"{' or '.join(map(str, MANIFEST_FORMATS))}. "
                          f"{REBUILD}")
     for key in ("model_id", "hidden_size", "max_length", "pooling", "encoder_file"):
         if key not in manifest:

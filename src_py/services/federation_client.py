@@ -1,11 +1,16 @@
 """The page's side of federated learning: register, fetch the global head, send a quantised
 delta of the locally trained head, apply the aggregate. Only head deltas leave the page.
 
+A federation in ``secure`` mode never sees a page's delta: the page takes part in a
+secure-aggregation round (``services.secure_round``) whose server learns only the sum of its
+members' updates; the round ends when every member has answered (at least five pages).
+
 Requests go through ``services.api_client`` (retries, the server's refusals in its own words).
 Nothing local (examples, saved heads) is touched by a failure.
 """
 from services.api_client import ServerRefusal, headers, json_request, request
 from services.errors import AppError
+from services.secure_round import SecureRound
 from tinybert_core.codec import Update, decode_head, encode_update
 from tinybert_core.delta import clip_delta, delta_norm, delta_of
 
@@ -19,7 +24,8 @@ class FederationClient:
         self.storage = storage
         self.federation = federation
         self.identity = None
-        self.last = {"sent": None, "applied": None, "state": None}
+        self.last = {"sent": None, "applied": None, "state": None, "secure": None}
+        self.listener = None   # called with each step of a secure round (the page's panel)
 
     def _query(self):
         return "?federation=" + encodeURIComponent(self.federation)
@@ -68,6 +74,10 @@ class FederationClient:
         accepted_in_round, round_closed}``. Raises AppError (nothing is lost locally).
         """
         identity = await self._identity(False)
+        first = await self.state()
+        self._check_labels(first, classifier.labels())
+        if first.mode == "secure":
+            return await self._send_secure(classifier, options, identity)
         for attempt in range(2):
             state = await self.state()
             self._check_labels(state, classifier.labels())
@@ -94,7 +104,7 @@ class FederationClient:
                     raise AppError("You already sent an update in round " + str(state.round.id)
                                    + ". Wait for the round to close, then Apply Aggregate.")
                 raise refusal
-            self.last["sent"] = {"bytes": len(data), "norm": norm,
+            self.last["sent"] = {"mode": "plain", "bytes": len(data), "norm": norm,
                                  "clipped": norm > state.clip_bound, "round": state.round.id,
                                  "examples": local["examples"], "base_version": head.version,
                                  "accepted_in_round": answer.accepted_in_round,
@@ -102,6 +112,55 @@ class FederationClient:
                                  "time": __new__(Date()).toISOString()}
             return self.last["sent"]
         raise AppError("The federation kept changing while sending; try again.")
+
+    def _secure_progress(self, progress):
+        self.last["secure"] = progress
+        if self.listener is not None:
+            self.listener(progress)
+        return None
+
+    async def _send_secure(self, classifier, options, identity):
+        """One secure round: train locally on the round's base head, then join, share, mask
+        and reveal (``SecureRound``). Returns what ``send_delta`` returns, plus ``mode``,
+        ``outcome`` (aggregated / aborted), ``version`` (the head it made) and ``detail``."""
+        sent = {}
+
+        async def prepare(round_state):
+            head = await self.global_head()
+            if head.version != round_state.base_version:
+                raise AppError("The federation's head changed while joining round "
+                               + str(round_state.round) + "; try again.")
+            local = await classifier.train_local(head.weights, head.bias, head.version, options)
+            delta = delta_of(local["weights"], local["bias"], head.weights, head.bias)
+            norm = delta_norm(delta)
+            clipped = clip_delta(delta, round_state.clip)
+            sent["norm"] = norm
+            sent["clipped"] = norm > round_state.clip
+            sent["examples"] = local["examples"]
+            sent["base_version"] = head.version
+            # The weight is the example count, at most the round's cap (1 under client-level
+            # differential privacy: every member counts once).
+            weight = local["examples"]
+            if weight > round_state.weight_cap:
+                weight = round_state.weight_cap
+            return {"weights": clipped["weights"], "bias": clipped["bias"], "weight": weight}
+
+        try:
+            result = await SecureRound(self.federation, identity,
+                                       self._secure_progress).run(prepare)
+        except ServerRefusal as refusal:
+            if refusal.code != "unauthorized":
+                raise refusal
+            identity = await self._identity(True)   # the server forgot us: register again
+            result = await SecureRound(self.federation, identity,
+                                       self._secure_progress).run(prepare)
+        self.last["sent"] = {"mode": "secure", "bytes": result["bytes"], "norm": sent["norm"],
+                             "clipped": sent["clipped"], "round": result["round"],
+                             "examples": sent["examples"], "base_version": sent["base_version"],
+                             "outcome": result["outcome"], "version": result["version"],
+                             "detail": result["detail"], "accepted_in_round": None,
+                             "round_closed": True, "time": __new__(Date()).toISOString()}
+        return self.last["sent"]
 
     async def apply_aggregate(self, classifier):
         """Fetch the global head and make it this page's head. Returns ``{version, labels}``."""
@@ -119,7 +178,9 @@ class FederationClient:
     async def status(self):
         """Server, round, head version and last sync, for the page's federation panel."""
         state = await self.state()
-        return {"federation": state.js_name, "labels": state.labels,
-                "head_version": state.head_version, "round": state.round,
-                "min_updates": state.min_updates, "last_sent": self.last["sent"],
-                "last_applied": self.last["applied"]}
+        return {"federation": state.js_name, "labels": state.labels, "mode": state.mode,
+                "secure": state.secure, "privacy": state.privacy,
+                "head_version": state.head_version,
+                "round": state.round, "min_updates": state.min_updates,
+                "last_sent": self.last["sent"], "last_applied": self.last["applied"],
+                "secure_progress": self.last["secure"]}

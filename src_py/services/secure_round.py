@@ -57,7 +57,12 @@ class SecureRound:
         return "?federation=" + encodeURIComponent(self.federation)
 
     async def _state(self):
-        return await json_request("secure/state" + self._query(),
+        """The live round's state, or, once this page joined one, that round's (so that its
+        outcome is read even after the server opened the next)."""
+        query = self._query()
+        if self.round is not None:
+            query += "&round=" + str(self.round)
+        return await json_request("secure/state" + query,
                                   {"headers": auth_headers(self.token, None)})
 
     async def _post(self, path, body):
@@ -69,8 +74,6 @@ class SecureRound:
         """Poll until this round's phase is one of ``phases`` or the round ended."""
         while True:
             state = await self._state()
-            if state.round != self.round:
-                return {"phase": "aborted", "detail": "the round ended without this page"}
             if state.phase in phases or state.phase in DONE:
                 return state
             await sleep(SECURE_POLL_MS)
@@ -169,7 +172,8 @@ class SecureRound:
     async def _masked_input(self, state, update):
         """Phase 2: open the shares addressed to this page, send the masked input."""
         keys = self._keys_of(state)
-        inbox = await json_request("secure/shares" + self._query(),
+        inbox = await json_request("secure/shares" + self._query() + "&round="
+                                   + str(self.round),
                                    {"headers": auth_headers(self.token, None)})
         for sender in __pragma__("js", "{}", "Object.keys(inbox.shares)"):
             owner = int(sender)

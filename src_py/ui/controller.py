@@ -39,6 +39,7 @@ class Controller:
         self.models.enable({"save": self.save, "load": self.load, "delete": self.delete,
                             "export": self.export, "import_bytes": self.import_bytes})
         self.federation.enable(self.send_delta, self.apply_aggregate)
+        self.engine.federation.listener = self.federation.show_progress
         self.batch.enable(self.classify_batch, self.suggest, self.download_csv)
         await self.refresh_all()
         await self.imports.start()
@@ -144,8 +145,12 @@ class Controller:
         async def work():
             sent = await self.engine.federation.send_delta(
                 self.classifier, {"epochs": self.teach.epoch_count()})
-            done["text"] = ("Sent a delta of " + str(sent["bytes"]) + " bytes to round "
-                            + str(sent["round"]) + ". Your texts stayed in this browser.")
+            if sent["mode"] == "secure":
+                done["text"] = ("Secure round " + str(sent["round"]) + " " + sent["outcome"]
+                                + ". Your texts stayed in this browser.")
+            else:
+                done["text"] = ("Sent a delta of " + str(sent["bytes"]) + " bytes to round "
+                                + str(sent["round"]) + ". Your texts stayed in this browser.")
             await self.refresh_federation()
 
         await self.guarded(work, None)

@@ -6,12 +6,28 @@ def _when(iso):
     return "never" if not iso else iso[:19].replace("T", " ") + " UTC"
 
 
+def _privacy_sentence(privacy):
+    """What the federation's differential privacy means, with epsilon spent / target."""
+    if not privacy or privacy.mode != "client":
+        return ("No differential privacy: the published head may still reveal something about "
+                + "one member's examples.")
+    text = ("Differential privacy (client level): the server adds noise to the sum, so that "
+            + "the published heads change little whether or not you took part; epsilon spent "
+            + privacy.epsilon.toFixed(2) + " of " + privacy.target_epsilon.toFixed(2)
+            + " (delta " + str(privacy.delta) + ", " + str(privacy.rounds)
+            + " rounds; smaller is more private).")
+    if privacy.exhausted:
+        text += " The privacy budget is spent: no more rounds will be published."
+    return text
+
+
 class FederationPanel:
     def __init__(self):
         self.send_button = element("send-delta")
         self.apply_button = element("apply-aggregate")
         self.status = element("fl-status")
         self.sent = element("fl-sent")
+        self.privacy = element("fl-privacy")
 
     def enable(self, on_send, on_apply):
         self.send_button.addEventListener("click", lambda event: on_send())
@@ -23,13 +39,30 @@ class FederationPanel:
         self.apply_button.disabled = busy
 
     def show_status(self, status):
-        """Server federation, round, global head version and last sync."""
+        """Server federation, mode, round, global head version and last sync."""
         round_info = status["round"]
         applied = status["last_applied"]
+        secure = status["mode"] == "secure"
+        if secure:
+            rules = status["secure"]
+            self.privacy.textContent = (
+                "Secure aggregation: your change is masked in this browser so that the server "
+                + "learns only the sum over a round's " + str(rules.cohort_target)
+                + " members (at least " + str(rules.min_cohort) + "); it never sees yours. "
+                + "The shared head that results is published to every member. "
+                + _privacy_sentence(status["privacy"]))
+            progress = ("secure round " + str(round_info.id) + ", "
+                        + (round_info.phase or round_info.status))
+        else:
+            self.privacy.textContent = (
+                "Plain mode: the server receives your change itself (quantised to int8). Run "
+                + "the server in secure mode so that it learns only sums.")
+            progress = ("round " + str(round_info.id) + " " + round_info.status + ", "
+                        + str(round_info.accepted) + " of " + str(status["min_updates"])
+                        + " updates")
         self.status.textContent = (
-            "Federation " + status["federation"] + " (" + ", ".join(status["labels"]) + "): round "
-            + str(round_info.id) + " " + round_info.status + ", " + str(round_info.accepted)
-            + " of " + str(status["min_updates"]) + " updates; global head v"
+            "Federation " + status["federation"] + " (" + ", ".join(status["labels"]) + "): "
+            + progress + "; global head v"
             + str(status["head_version"]) + ". Last applied: "
             + ("v" + str(applied["version"]) + " at " + _when(applied["time"]) if applied
                else "never")
@@ -38,7 +71,27 @@ class FederationPanel:
     def show_unreachable(self, message):
         self.status.textContent = "Federation: " + message
 
+    def show_progress(self, progress):
+        """A step of a secure round this page takes part in."""
+        self.sent.textContent = ("Secure round " + str(progress["round"]) + ": "
+                                 + progress["phase"] + (" — " + progress["detail"]
+                                                        if progress["detail"] else "") + ".")
+        return None
+
     def show_sent(self, sent):
+        if sent["mode"] == "secure":
+            self.sent.textContent = (
+                "Secure round " + str(sent["round"]) + " " + sent["outcome"] + ": this page "
+                + "sent " + str(sent["bytes"]) + " bytes (public keys, sealed shares for the "
+                + "others, its masked change of norm " + sent["norm"].toFixed(3)
+                + (", clipped to the server's bound" if sent["clipped"] else "") + ", from "
+                + str(sent["examples"]) + " examples). "
+                + ("The new shared head is v" + str(sent["version"])
+                   + ": Apply Aggregate to use it." if sent["outcome"] == "aggregated"
+                   else "Nothing was published (" + (sent["detail"] or "too few members")
+                   + ").")
+                + " No text was sent.")
+            return None
         self.sent.textContent = (
             "Sent " + str(sent["bytes"]) + " bytes to round " + str(sent["round"]) + ": delta norm "
             + sent["norm"].toFixed(3)

@@ -4,7 +4,7 @@ from services.errors import describe
 from settings import DEFAULT_FEDERATION
 from ui.dom import cell, element
 
-SERVER_CONTROLS = ["send-delta", "apply-aggregate", "fl-sent"]
+SERVER_CONTROLS = ["send-delta", "apply-aggregate", "fl-sent", "fl-privacy"]
 
 
 def _percent(value):

@@ -45,17 +45,25 @@ class Server:
         self.database = tempfile.mkdtemp(prefix="fl-db-")
         env = dict(dict(os.environ, PORT=str(self.port), DIST_DIR=str(dist_dir),
                         DATABASE_PATH=os.path.join(self.database, "fl.sqlite3")), **(env or {}))
+        # The server's log (a line per request and per round) goes to a file: a pipe that
+        # nobody reads fills up after ~64 kB and then blocks the server.
+        self.log_path = os.path.join(self.database, "server.log")
+        self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "fl"], cwd=REPO, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=self.log,
         )
         self._wait_ready()
+
+    def log_text(self):
+        with open(self.log_path, "rb") as log:
+            return log.read().decode("utf-8", "replace")
 
     def _wait_ready(self, timeout=30.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError("server exited: " + self.process.stderr.read().decode())
+                raise RuntimeError("server exited: " + self.log_text())
             try:
                 with urllib.request.urlopen(self.url + "/api/health", timeout=1) as response:
                     if response.status == 200:
@@ -70,6 +78,7 @@ class Server:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.log.close()
         shutil.rmtree(self.database, ignore_errors=True)
 
 

@@ -1,16 +1,16 @@
 """Peer-to-peer federation: the ``peers`` table of clients connected to the signalling
 WebSocket (membership, public key, the server process holding the socket).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2025-12-07
 """
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import sqlite
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
