@@ -314,7 +314,8 @@ def _node_job(node, env, work, job, timeout=120):
         proc = subprocess.run([node, os.path.join(work, 'run.mjs'), path], env=env,
                               capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:   # a run() that never resolves: the next file
-        text = lambda b: (b.decode(errors='replace') if isinstance(b, bytes) else b) or ''
+        def text(b):
+            return (b.decode(errors='replace') if isinstance(b, bytes) else b) or ''
         return ({'error': 'timed out after %d s: %s' % (timeout, text(e.stderr)[-1500:]),
                  'wall_s': round(time.monotonic() - t0, 1)}, text(e.stdout) + text(e.stderr))
     result = None

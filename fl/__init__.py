@@ -13,6 +13,7 @@ from fl.logs import configure_logging
 from fl.openapi_document import finish
 from fl.secure_api import secure_api
 from fl.service import init_service
+from fl.signalling import init_signalling
 from fl.static import add_isolation_headers, register_static
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +48,7 @@ def create_app(config=None):
     configure_logging(app)
     app.register_blueprint(api, url_prefix="/api")
     app.register_blueprint(secure_api, url_prefix="/api/secure")
+    init_signalling(app)
     register_static(app)
     register_error_handlers(app)
     app.spec_processor(lambda document: finish(app, document))

@@ -111,6 +111,22 @@ class Round(BaseModel):
     detail: str | None = Field(description="why a failed round failed")
 
 
+class MessageCount(BaseModel):
+    messages: int
+    bytes: int
+
+
+class PeerStats(BaseModel):
+    federation: str
+    process: int = Field(description="the server process whose counters these are")
+    online: int = Field(description="members connected to the signalling socket now")
+    received: dict[str, MessageCount] = Field(
+        description="per message type, what peers sent this process")
+    sent: dict[str, MessageCount] = Field(
+        description="per message type, what this process sent to peers")
+    max_message_bytes: int
+
+
 class SecureRules(BaseModel):
     cohort_target: int = Field(description="members that start a secure round at once")
     min_cohort: int = Field(description="the fewest members a secure round starts with")

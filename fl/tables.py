@@ -1,9 +1,11 @@
 """The database schema, one definition for SQLite and PostgreSQL (SQLAlchemy Core).
 
 Federations, their registered clients, every head version, rounds, the updates a round
-accepted and the refusals it counted. Ids are 64-bit identities on PostgreSQL and
-``INTEGER PRIMARY KEY AUTOINCREMENT`` on SQLite (ids are never reused, even after a
-rollback); times are seconds since the epoch as doubles; heads and updates are bytes.
+accepted and the refusals it counted; and which clients are online for peer-to-peer
+federation (``peers``: membership and public keys only, never what peers send each
+other). Ids are 64-bit identities on PostgreSQL and ``INTEGER PRIMARY KEY AUTOINCREMENT``
+on SQLite (ids are never reused, even after a rollback); times are seconds since the epoch
+as doubles; heads and updates are bytes.
 
 Constraint names follow PostgreSQL's own defaults (``<table>_pkey``, ``<table>_<cols>_key``,
 ``<table>_<col>_fkey``), so that a database created before migrations existed, whose
@@ -176,3 +178,18 @@ privacy_ledger = Table(
     Column("clip", DOUBLE, nullable=False),
     Column("members", Integer, nullable=False),
     Column("published_at", DOUBLE, nullable=False))
+
+# Clients connected to the peer-to-peer signalling (``fl.signalling``): one row while a
+# client's WebSocket is open, with the ECDSA P-256 public key it registered at join (65-byte
+# uncompressed point) and the address of the server process that holds its socket (``hub``),
+# so that processes relay to each other; ``session`` tells a reconnection from the socket it
+# replaced.
+peers = Table(
+    "peers", metadata,
+    Column("client_id", BIGINT, ForeignKey("clients.id"), primary_key=True),
+    Column("federation_id", BIGINT, ForeignKey("federations.id"), nullable=False),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("hub", Text, nullable=False),
+    Column("session", Text, nullable=False),
+    Column("joined_at", DOUBLE, nullable=False))
+Index("peers_by_federation", peers.c.federation_id)

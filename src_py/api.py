@@ -2,6 +2,15 @@
 README.md), and ``window.tinybertError`` when the page cannot start."""
 from services.engine import check_text
 from services.errors import describe
+from settings import DEFAULT_FEDERATION
+
+
+def option(options, key, default):
+    """``options[key]`` of a JS options object (or None), else ``default``."""
+    if options is None or typeof(options) == "undefined":
+        return default
+    value = options[key]
+    return default if value is None or typeof(value) == "undefined" else value
 
 
 def js_method(method, after):
@@ -21,10 +30,10 @@ def js_method(method, after):
     return call
 
 
-def expose(engine, changed, synced):
+def expose(engine, changed, synced, peers_changed):
     """Publish ``window.tinybert`` for ``engine`` (an Engine); ``changed()`` runs after every
     call that changes state, so the page always shows what scripts did (``synced()`` after
-    federation calls)."""
+    federation calls, ``peers_changed()`` after peer-to-peer ones)."""
     c = engine.classifier
 
     async def add_example(text, label):
@@ -64,6 +73,19 @@ def expose(engine, changed, synced):
     async def export_examples():
         return engine.files.export_csv()
 
+    async def join_peers(options):
+        return await engine.gossip.join(option(options, "federation", DEFAULT_FEDERATION))
+
+    async def gossip(options):
+        return await engine.gossip.gossip(option(options, "rounds", 1),
+                                          option(options, "heads", False))
+
+    async def peers():
+        return engine.gossip.status()
+
+    async def leave_peers():
+        return engine.gossip.leave()
+
     window.tinybert = {
         "tokenize": js_method(engine.tokenize, None),
         "embed": js_method(engine.embed, None),
@@ -93,6 +115,11 @@ def expose(engine, changed, synced):
         "importStatus": js_method(import_status, None),
         "cancelImport": js_method(cancel_import, None),
         "exportExamples": js_method(export_examples, None),
+        "primeEmbeddings": js_method(engine.prime_embeddings, None),
+        "joinPeers": js_method(join_peers, peers_changed),
+        "gossip": js_method(gossip, peers_changed),
+        "peers": js_method(peers, None),
+        "leavePeers": js_method(leave_peers, peers_changed),
     }
     return None
 

@@ -13,6 +13,7 @@ from services.tokenizer_client import TokenizerClient
 from settings import MODEL_BASE, requested_backend, saved_backend
 from ui.controller import Controller
 from ui.page import Page, reload_on_backend
+from ui.peers import PeersPanel
 
 
 async def _start_tokenizer(tokenizer, manifest):
@@ -133,7 +134,15 @@ async def main():
         return None
     control = Controller(engine, page)
     await control.start()
-    expose(engine, control.refresh_all, control.refresh_synced)
+    peers = PeersPanel(engine.gossip, page)
+    peers.enable()
+
+    async def peers_changed():
+        peers.show()
+        await control.refresh_all()
+        return None
+
+    expose(engine, control.refresh_all, control.refresh_synced, peers_changed)
     control.refresh_federation()   # in the background: the page is usable without the server
     if not page.shows_error():
         page.show_status("Ready. Type a text and press Predict.", "ready")

@@ -75,6 +75,57 @@ SECURE_JOIN_WAIT_MS = 600000
 """How long Send Delta waits for a secure round that takes new members (ms)."""
 
 
+# --- peer-to-peer federation ---------------------------------------------------------------
+SIGNAL_PATH = "peers/socket"
+"""The server's signalling WebSocket, relative to API_BASE (ws:// or wss:// like the page)."""
+
+ICE_SERVERS = []
+"""RTCPeerConnection's iceServers: none, so pages connect by their host candidates (a STUN
+or TURN server would be listed here for pages behind different NATs)."""
+
+CONNECT_TIMEOUT_MS = 4000
+"""A data channel not open this long after an offer counts as failed and is offered again."""
+
+PEER_RETRIES = 3
+"""New offers after a failed or lost connection, per neighbour."""
+
+LOST_DROP_MS = 10000
+"""A neighbour whose connection was lost (and is not being retried) is dropped after this."""
+
+MAX_BUFFERED = 65536
+"""A neighbour whose channel has more than this many bytes queued is skipped for a message."""
+
+MAX_MESSAGE = 16384
+"""The largest message sent on a data channel (every browser's channels take 16 KiB)."""
+
+PEER_RATE_PER_SECOND = 100
+"""Messages a neighbour may send per second (after a burst of PEER_RATE_BURST); more are
+dropped."""
+
+PEER_RATE_BURST = 200
+
+GOSSIP_START_STEPS = 6
+"""Push-sum steps that mix the class statistics before the first round (the simulation's)."""
+
+GOSSIP_STEPS = 3
+"""Mixing steps a round, each with GOSSIP_FANOUT random neighbours (the simulation's)."""
+
+GOSSIP_FANOUT = 2
+
+GOSSIP_EPOCHS = 1
+"""Local epochs a round (as the page trains for a server federation's round)."""
+
+GOSSIP_STEP_WAIT_MS = 3000
+"""A step waits at most this long for its neighbours' messages of the same step; a neighbour
+that stays silent that long is no longer waited for until it speaks again."""
+
+GOSSIP_READY_WAIT_MS = 15000
+"""At the start, how long to wait for the neighbours to be ready to gossip too."""
+
+GOSSIP_REFRESH_ROUNDS = 5
+"""Every this many rounds, ask the server to swap one neighbour (only beyond a full mesh)."""
+
+
 # --- the backend choice ---------------------------------------------------------------------
 def requested_backend():
     """The backend to use: ``?backend=`` in the URL, else the saved setting; None means auto."""

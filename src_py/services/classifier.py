@@ -205,6 +205,10 @@ class Classifier:
             ys.append(index)
         return {"xs": xs, "ys": ys}
 
+    async def training_set(self):
+        """``{xs, ys}``: the embeddings and label indices of the active examples."""
+        return await self._training_set()
+
     async def train(self, options, on_epoch):
         """Train the head on every active example; returns the per-epoch history.
 

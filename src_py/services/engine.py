@@ -5,6 +5,7 @@ from services.embedding_cache import EmbeddingCache
 from services.errors import AppError
 from services.example_files import ExampleFiles
 from services.federation_client import FederationClient
+from services.gossip_client import GossipClient
 from settings import DEFAULT_FEDERATION, EMBEDDING_CACHE_SIZE
 from tinybert_core.active import margin, uncertainty_order
 
@@ -39,6 +40,7 @@ class Engine:
         self.classifier = Classifier(manifest, self.embed, storage, encoder_sha)
         self.files = ExampleFiles(self.classifier, storage)
         self.federation = FederationClient(storage, DEFAULT_FEDERATION)
+        self.gossip = GossipClient(self.classifier)
 
     async def tokenize(self, text):
         """Token ids of ``text``, [CLS] ... [SEP]; raises AppError for a non-text."""
@@ -86,6 +88,20 @@ class Engine:
 
     async def labels(self):
         return self.classifier.labels()
+
+    async def prime_embeddings(self, texts, vectors):
+        """Keep ``vectors[i]`` as the embedding of ``texts[i]`` (vectors the same encoder made
+        elsewhere, e.g. a benchmark's), so that adding or predicting those texts does not
+        run the encoder. Returns the number kept."""
+        if len(texts) != len(vectors):
+            raise AppError("Give one vector per text.")
+        for i in range(len(texts)):
+            check_text(texts[i], False)
+            if len(vectors[i]) != self.manifest["hidden_size"]:
+                raise AppError("An embedding of this encoder has " + str(
+                    self.manifest["hidden_size"]) + " values.")
+            self.embeddings.store(texts[i], __new__(Float32Array(vectors[i])))
+        return len(texts)
 
     async def stats(self):
         """Start-up timings (ms), where the model came from, and embedding-cache counters."""

@@ -243,7 +243,8 @@ def test_openapi_describes_exactly_the_routes(app):
                  for method in ops}
     routed = set()
     for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith(("api.", "secure.")):   # the API blueprints' routes
+        # the API blueprints' routes
+        if not rule.endpoint.startswith(("api.", "secure.", "peers.")):
             continue
         path = re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule[len("/api"):])
         routed |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}

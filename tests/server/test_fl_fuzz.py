@@ -23,7 +23,8 @@ EXAMPLES = {"POST /update": 600, "POST /register": 150, "GET /federation": 100,
             "GET /head": 100, "GET /rounds/{round_id}": 150, "GET /health": 5,
             "GET /openapi.json": 5, "GET /secure/state": 40, "POST /secure/join": 40,
             "POST /secure/shares": 40, "GET /secure/shares": 40, "POST /secure/masked": 40,
-            "POST /secure/reveal": 40}
+            "POST /secure/reveal": 40,
+            "GET /peers/stats": 30}
 
 
 def _fuzz(operation, token, sent):

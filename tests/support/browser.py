@@ -43,8 +43,8 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database = tempfile.mkdtemp(prefix="fl-db-")
-        env = dict(os.environ, PORT=str(self.port), DIST_DIR=str(dist_dir),
-                   DATABASE_PATH=os.path.join(self.database, "fl.sqlite3"), **(env or {}))
+        env = dict(dict(os.environ, PORT=str(self.port), DIST_DIR=str(dist_dir),
+                        DATABASE_PATH=os.path.join(self.database, "fl.sqlite3")), **(env or {}))
         # The server's log (a line per request and per round) goes to a file: a pipe that
         # nobody reads fills up after ~64 kB and then blocks the server.
         self.log_path = os.path.join(self.database, "server.log")
