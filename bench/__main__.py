@@ -35,6 +35,7 @@ BENCHMARKS = {
     'sms_page': ('sms_page', True,
                  'SMS spam imported and trained in the page: accuracy, rows/s, file to head'),
     'secure_aggregation': ('secure_aggregation', True, 'SecAgg: server CPU, bytes, accuracy'),
+    'dp_accuracy': ('dp_accuracy', True, 'accuracy vs epsilon: client-level and example-level DP'),
 }
 
 
