@@ -192,6 +192,8 @@ def test_auto_measures_both_backends_on_probes_and_downloads_only_the_faster_enc
     context = gpu_browser.new_context()
     page = context.new_page()
     files = model_requests(page, lambda: (page.goto(server.url + "/"), wait_ready(page)))
+    error = page.evaluate("() => window.tinybertError ? String(window.tinybertError) : null")
+    assert error is None, error
     info = page.evaluate("() => window.tinybert.backend()")
     # The software adapter takes seconds a run: it cannot finish the probe in time.
     assert info["name"] == "wasm" and info["model"] == "encoder.onnx", json.dumps(info)
