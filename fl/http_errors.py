@@ -9,7 +9,7 @@ from flask import jsonify
 from werkzeug.exceptions import default_exceptions
 from werkzeug.http import HTTP_STATUS_CODES
 
-from fl import refusals, secure_rounds
+from fl import enrollment, refusals, secure_rounds
 from tinybert_core import codec
 
 # Reasons the codec gives for bytes that are an update the head cannot take (422); its other
@@ -36,6 +36,8 @@ REFUSAL_STATUS = {
     secure_rounds.BAD_INPUT: 422,
     secure_rounds.BAD_REVEAL: 422,
     secure_rounds.BUDGET_SPENT: 403,
+    secure_rounds.INVITE_SHARE: 403,
+    **{reason: 403 for reason in enrollment.REASONS},
 }
 
 VALIDATION_STATUS = 400

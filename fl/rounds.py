@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fl import client_privacy, secure_rounds, secure_store, store
+from fl import client_privacy, enrollment, refusals, secure_rounds, secure_store, store
 from fl.aggregators import AggregationError
 from fl.database import writing
 from fl.refusals import REPLAY, STALE_BASE, STALE_ROUND, Refusal
@@ -39,7 +39,10 @@ class Settings:
     updates and makes the next head (``fl.strategies``); ``mode``: the mode of federations
     whose spec names none; ``secure_min_cohort`` and ``weight_cap``: secure rounds'
     smallest cohort and largest weight of one member (``fl.secure_rounds``); ``privacy``:
-    the privacy of federations whose spec names none (``fl.client_privacy.resolve``)."""
+    the privacy of federations whose spec names none (``fl.client_privacy.resolve``);
+    ``enrollment``: the enrollment of federations whose spec names none (``fl.enrollment``);
+    ``max_invite_share``: the largest share of a secure round's members that one invite
+    may have admitted (1.0: no limit)."""
     min_updates: int
     round_seconds: float
     clip_bound: float
@@ -49,6 +52,8 @@ class Settings:
     secure_min_cohort: int = 5
     weight_cap: int = 1000
     privacy: dict = dataclasses.field(default_factory=lambda: {"mode": "none"})
+    enrollment: str = "open"
+    max_invite_share: float = 1.0
 
 
 MODES = ("secure", "plain")
@@ -64,7 +69,8 @@ def open_next_round(conn, fed, base_version, now, settings):
 
 def ensure_federation(conn, spec, settings):
     """Create federation ``spec`` (name, labels, dim, encoder, hidden_size, optional mode:
-    secure or plain, default ``settings.mode``) if missing, with a zero head (version 0) and
+    secure or plain, default ``settings.mode``, privacy and enrollment: open or invite,
+    default ``settings.enrollment``) if missing, with a zero head (version 0) and
     an open round. An existing one takes the spec's mode; a live round that holds nothing yet
     becomes a round of that mode at once, one that does keeps its kind until it ends.
     Raises ValueError if one of that name exists with a different shape (a head must never
@@ -79,17 +85,19 @@ def ensure_federation(conn, spec, settings):
         raise ValueError("federation %r: client-level differential privacy needs the secure "
                          "mode (the server adds the noise to the unmasked sum)" % spec["name"])
     stored_privacy = client_privacy.encode(privacy)
+    joining = enrollment.check_enrollment(spec.get("enrollment", settings.enrollment))
     with writing(conn):
-        store.insert_federation(conn, dict(spec, mode=mode, privacy=stored_privacy), now)
+        store.insert_federation(conn, dict(spec, mode=mode, privacy=stored_privacy,
+                                           enrollment=joining), now)
         fed = store.federation_by_name(conn, spec["name"], lock=True)
         for key in ("labels", "dim", "encoder", "hidden_size"):
             wanted = list(spec[key]) if key == "labels" else spec[key]
             if fed[key] != wanted:
                 raise ValueError("federation %r exists with %s=%r, config says %r"
                                  % (spec["name"], key, fed[key], wanted))
-        if fed["mode"] != mode or fed["privacy"] != stored_privacy:
-            store.set_mode(conn, fed["id"], mode, stored_privacy)
-            fed["mode"], fed["privacy"] = mode, stored_privacy
+        if (fed["mode"], fed["privacy"], fed["enrollment"]) != (mode, stored_privacy, joining):
+            store.set_mode(conn, fed["id"], mode, stored_privacy, joining)
+            fed["mode"], fed["privacy"], fed["enrollment"] = mode, stored_privacy, joining
         if store.head(conn, fed["id"], 0) is None:
             k, d = len(fed["labels"]), fed["dim"]
             store.insert_head(conn, fed["id"], 0, np.zeros(k * d), np.zeros(k), None, now)
@@ -223,9 +231,13 @@ def _store(conn, item, settings, now, locked):
     if refusal is None and not store.insert_update(
             conn, live["id"], sender["id"], contribution.num_examples, contribution.norm,
             contribution.payload, now):
-        refusal = Refusal(REPLAY, "client %d already sent an update in round %d"
-                          % (sender["id"], live["id"]), contribution.round_id,
-                          _where_now(fed, live))
+        if store.is_revoked(conn, sender["id"]):
+            refusal = Refusal(refusals.UNAUTHORIZED, "this token was revoked by the"
+                              " federation's operator", contribution.round_id)
+        else:
+            refusal = Refusal(REPLAY, "client %d already sent an update in round %d"
+                              % (sender["id"], live["id"]), contribution.round_id,
+                              _where_now(fed, live))
     if refusal is not None:
         _record(conn, federation_id, sender["id"], refusal, now)
         return refusal
