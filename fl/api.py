@@ -15,7 +15,7 @@ from flask import current_app, request
 
 from fl import enrollment, refusals, rounds, secure_rounds, store
 from fl.api_docs import binary_body, error_answer
-from fl.auth import authenticated_sender, token_hash
+from fl.auth import authenticated_sender, rate_keys, token_hash
 from fl.http_errors import ApiError
 from fl.refusals import Refusal
 from fl.schemas import (
@@ -61,6 +61,7 @@ def _federation_up_to_date(name):
 @api.input(RegisterRequest, location="json")
 @api.output(Registration, status_code=201, description="registered")
 @api.doc(responses={404: error_answer("no such federation"),
+                    429: error_answer("too many registrations from this address"),
                     403: error_answer("an invite federation without a valid invite code"
                                       " (missing, unknown, another federation's, revoked,"
                                       " expired or used up)")})
@@ -71,6 +72,8 @@ def register(json_data):
     ``{"federation": name, "invite": code}``.
     """
     svc = service()
+    svc.ensure_ready()
+    svc.limiter.hit(svc.database, rate_keys(svc, registering=True))
     conn = svc.connection()
     fed = _federation(conn, json_data.federation)
     token = secrets.token_urlsafe(32)
@@ -147,27 +150,34 @@ def _check_body():
                 " update in one round", Conflict),
     413: error_answer("body too large or without Content-Length"),
     415: error_answer("not application/octet-stream"),
-    422: error_answer("an update the head cannot take (shape, values, norm)")})
+    422: error_answer("an update the head cannot take (shape, values, norm)"),
+    429: error_answer("too many requests for this token or address (Retry-After)")})
 def update(query_data):
     """Submit one update; answered once it is committed."""
     svc = service()
     svc.ensure_ready()
+    keys = rate_keys(svc)   # counted with the update or its refusal, in one transaction
+    svc.limiter.check_blocked(keys)
     sender = None
     try:
         sender = authenticated_sender(svc, cached=True)
         _check_body()
     except Refusal as refusal:   # counted here; the rounds count the refusals they find
         conn = svc.connection()
+        limited = None
         if sender is not None:
-            rounds.record_refusal(conn, sender["federation_id"], sender["id"], refusal,
-                                  svc.settings)
+            limited = rounds.record_refusal(conn, sender["federation_id"], sender["id"],
+                                            refusal, svc.settings, svc.limiter, keys)
         else:   # without a known token: the federation the query names
             fed = store.federation_by_name(conn, query_data.federation)
             if fed is not None:
-                rounds.record_refusal(conn, fed["id"], None, refusal, svc.settings)
+                limited = rounds.record_refusal(conn, fed["id"], None, refusal, svc.settings,
+                                                svc.limiter, keys)
+        if limited is not None:
+            raise limited from None
         raise
     return rounds.submit_update(svc.database, sender, request.get_data(cache=False),
-                                svc.settings, svc.group)
+                                svc.settings, svc.group, svc.limiter, keys)
 
 
 @api.get("/rounds/<int(signed=True):round_id>")   # a negative id is a 404 like any unknown

@@ -39,6 +39,17 @@ Keys (``app.config``; the same names as environment variables for ``python -m fl
   admitted this share of the round's cohort target (one invite handed to many sybils cannot
   surround an honest member); 1 turns it off. Clients of an open federation without a code
   are not counted.
+- ``RATE_LIMIT`` (on): rate limits on every write route (``fl.rate_limits``), counted in
+  the database so that all workers share them, in windows of ``RATE_LIMIT_WINDOW`` (60)
+  seconds: ``RATE_LIMIT_TOKEN`` (600) requests per bearer token, ``RATE_LIMIT_ADDRESS``
+  (120000) per client address, ``RATE_LIMIT_REGISTER`` (3000) registrations per address;
+  over a limit: 429 with ``Retry-After``. Generous on purpose: a page sends a few requests a
+  round, the load benchmark 50 clients' ~45,000 requests a minute from one address and ~100
+  per token (``bench/fl_load.py``), and the tests register hundreds of clients from
+  127.0.0.1. The address is the TCP peer's: behind a reverse proxy every request comes from
+  the proxy, so give it a per-address limit of its own there.
+- ``CSP_CONNECT_SRC``: origins (space-separated in the environment) the page may connect to
+  besides its own, added to its Content-Security-Policy's ``connect-src`` (``fl.static``).
 - ``LOG_LEVEL`` (``INFO``): the level of the ``fl`` logger (one line per closed round and
   per refusal), printed to stderr unless ``TESTING`` (tests read it through pytest's
   logging capture: ``caplog``, ``--log-cli-level``).
@@ -49,6 +60,7 @@ import time
 
 from fl import client_privacy, enrollment
 from fl.aggregators import build_aggregator
+from fl.rate_limits import Limits
 from fl.rounds import MODES, Settings
 from fl.strategies import PrototypeThenDeltas
 
@@ -87,6 +99,11 @@ DEFAULTS = {
     "DP_PLANNED_ROUNDS": 10,
     "DP_NOISE_MULTIPLIER": None,
     "ENROLLMENT": "open",
+    "RATE_LIMIT": True,
+    "RATE_LIMIT_WINDOW": 60.0,
+    "RATE_LIMIT_TOKEN": 600,
+    "RATE_LIMIT_ADDRESS": 120_000,
+    "RATE_LIMIT_REGISTER": 3_000,
     "SECURE_MAX_INVITE_SHARE": 0.5,
 }
 
@@ -106,7 +123,10 @@ _PARSERS = {"MIN_UPDATES": int, "ROUND_SECONDS": float, "TRIM_RATIO": float,
             "FEDERATION_MODE": str.lower, "SECURE_MIN_COHORT": int, "SECURE_WEIGHT_CAP": int,
             "PRIVACY": str.lower, "TARGET_EPSILON": float, "TARGET_DELTA": float,
             "DP_PLANNED_ROUNDS": int, "DP_NOISE_MULTIPLIER": float,
-            "ENROLLMENT": str.lower, "SECURE_MAX_INVITE_SHARE": float}
+            "ENROLLMENT": str.lower, "SECURE_MAX_INVITE_SHARE": float,
+            "RATE_LIMIT": _switch, "RATE_LIMIT_WINDOW": float, "RATE_LIMIT_TOKEN": int,
+            "RATE_LIMIT_ADDRESS": int, "RATE_LIMIT_REGISTER": int,
+            "CSP_CONNECT_SRC": str.split}
 
 
 def config_from_env(environ=None):
@@ -171,3 +191,17 @@ def settings_from(config):
                              "noise_multiplier": config["DP_NOISE_MULTIPLIER"]},
                     enrollment=config["ENROLLMENT"],
                     max_invite_share=float(config["SECURE_MAX_INVITE_SHARE"]))
+
+
+def limits_from(config):
+    """The rate limits of ``config`` (``fl.rate_limits.Limits``). Raises ValueError on a
+    window or limit that is not positive."""
+    limits = Limits(window=float(config["RATE_LIMIT_WINDOW"]),
+                    per_token=int(config["RATE_LIMIT_TOKEN"]),
+                    per_address=int(config["RATE_LIMIT_ADDRESS"]),
+                    registrations=int(config["RATE_LIMIT_REGISTER"]),
+                    enabled=bool(config["RATE_LIMIT"]))
+    if not limits.window > 0 or min(limits.per_token, limits.per_address,
+                                     limits.registrations) < 1:
+        raise ValueError("RATE_LIMIT_WINDOW and the RATE_LIMIT_* limits must be positive")
+    return limits

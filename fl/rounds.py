@@ -157,49 +157,59 @@ def _close(conn, fed, live, settings, now):
              fed["name"], live["id"], len(stored), version)
 
 
-def submit_update(database, sender, payload, settings, group=None):
+def submit_update(database, sender, payload, settings, group=None, limiter=None, keys=()):
     """Check and store one update; close the round if it is the last one needed.
 
     database: the ``fl.database.Database`` to write to; sender: the client whose token came
     with the update (``store.sender_by_token_hash``: id, federation_id, labels, dim);
     payload: the request body; group: a ``fl.group_commit.GroupCommit`` to share a
     transaction with the updates other threads store at the same time (None: a transaction
-    of its own).
+    of its own); limiter and keys: the ``fl.rate_limits.RateLimiter`` and the request's
+    ``(key, limit)`` pairs, counted in the same transaction.
     Returns a dict for the answer, once committed. Raises Refusal (no update stored), always
-    already counted in a round.
+    already counted in a round, except a rate_limited one (never counted in a round).
     """
     try:
         contribution = settings.strategy.check(payload, sender)
     except Refusal as refusal:
         with database.connect() as conn:
-            record_refusal(conn, sender["federation_id"], sender["id"], refusal, settings)
+            limited = record_refusal(conn, sender["federation_id"], sender["id"], refusal,
+                                     settings, limiter, keys)
+        if limited is not None:
+            raise limited from None
         raise
 
     def store(items):
         with database.connect() as conn:
-            return store_updates(conn, items, settings)
+            return store_updates(conn, items, settings, limiter)
 
-    item = (sender, contribution)
+    item = (sender, contribution, tuple(keys))
     outcome = store([item])[0] if group is None else group.run(item, store)
     if isinstance(outcome, Refusal):   # recorded by the transaction that found it
         raise outcome
     return outcome
 
 
-def store_updates(conn, items, settings):
+def store_updates(conn, items, settings, limiter=None):
     """Store checked updates in order, in one transaction under their federations' locks.
 
-    items: ``(sender, contribution)`` pairs. Returns, per item, the answer dict of an
-    accepted update or the Refusal (recorded, not raised) of a stale or replayed one;
-    handled in order, each sees the rounds the ones before it closed. A live round whose
-    deadline passed is closed first, with what it held.
+    items: ``(sender, contribution, rate-limit keys)``. Returns, per item, the answer dict
+    of an accepted update or the Refusal (recorded, not raised) of a stale or replayed one,
+    or (not recorded) of one over a rate limit; handled in order, each sees the rounds the
+    ones before it closed. A live round whose deadline passed is closed first, with what it
+    held. The rate-limit counters are taken before the federations' locks, in every
+    transaction, so that no two wait for each other.
     """
     now = settings.clock()
     with writing(conn):
+        limited = [None] * len(items)
+        if limiter is not None and any(keys for _, _, keys in items):
+            limited = limiter.count(conn, [keys for _, _, keys in items], now)
         # Locked in id order, so that two batches never wait for each other's locks.
         locked = {federation_id: _Locked(conn, federation_id) for federation_id
-                  in sorted({sender["federation_id"] for sender, _ in items})}
-        return [_store(conn, item, settings, now, locked) for item in items]
+                  in sorted({sender["federation_id"] for sender, _, _ in items})}
+        return [limit or _store(conn, item, settings, now, locked)
+                for item, limit in zip(items, limited)]
 
 
 class _Locked:
@@ -214,7 +224,7 @@ class _Locked:
 
 
 def _store(conn, item, settings, now, locked):
-    sender, contribution = item
+    sender, contribution, _ = item
     federation_id = sender["federation_id"]
     state = locked[federation_id]
     if state.live["kind"] == "secure":
@@ -272,12 +282,21 @@ def _conflict(contribution, fed, live):
     return None
 
 
-def record_refusal(conn, federation_id, client_id, refusal, settings):
+def record_refusal(conn, federation_id, client_id, refusal, settings, limiter=None, keys=()):
     """Count ``refusal`` in the round the update named if that is one of the federation's,
     else in its live round, in a transaction of its own. client_id: None when the sender
-    could not be identified."""
+    could not be identified; limiter and keys: the request's rate-limit counters, counted
+    in the same transaction. Returns None, or the rate_limited Refusal that the request
+    gets instead when it went over a limit (then ``refusal`` is not counted: no round counts
+    what is over a rate limit)."""
+    now = settings.clock()
     with writing(conn):
-        _record(conn, federation_id, client_id, refusal, settings.clock())
+        if limiter is not None and keys:
+            limited = limiter.count(conn, [keys], now)[0]
+            if limited is not None:
+                return limited
+        _record(conn, federation_id, client_id, refusal, now)
+    return None
 
 
 def _record(conn, federation_id, client_id, refusal, now):

@@ -27,7 +27,8 @@ def _payload(client_id=7, rows=2, cols=3, scale=0.1, seed=0, round_id=4):
 def test_every_reason_has_an_http_status_and_refusals_have_none():
     reasons = set(codec.REASONS) | {refusals.UNAUTHORIZED, refusals.WRONG_CONTENT_TYPE,
                                     refusals.TOO_LARGE, refusals.WRONG_CLIENT,
-                                    refusals.NORM_EXCEEDED, *refusals.CONFLICTS,
+                                    refusals.NORM_EXCEEDED, refusals.RATE_LIMITED,
+                                    *refusals.CONFLICTS,
                                     *secure_rounds.REASONS, *enrollment.REASONS}
     assert reasons == set(REFUSAL_STATUS)
     assert {refusal_status(r) for r in refusals.CONFLICTS} == {409}
