@@ -35,6 +35,8 @@ BENCHMARKS = {
     'sms_page': ('sms_page', True,
                  'SMS spam imported and trained in the page: accuracy, rows/s, file to head'),
     'secure_aggregation': ('secure_aggregation', True, 'SecAgg: server CPU, bytes, accuracy'),
+    'poisoning': ('poisoning', False,
+                  '10/20 % attackers (scaled, sign-flipped, label-flipped) vs each aggregator'),
 }
 
 
