@@ -73,7 +73,7 @@ async def request(path, options):
             await sleep(RETRY_PAUSE_MS * (attempt + 1))
             continue
         if response.status == 429 and attempt < RETRIES - 1:
-            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            wait = retry_after_seconds(response.headers.js_get("Retry-After"))
             if wait <= RATE_LIMIT_WAIT_S:
                 if _listeners["wait"] is not None:
                     _listeners["wait"]("The federation server asks this page to slow down "
