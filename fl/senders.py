@@ -7,7 +7,8 @@ rest of the request's SQL together. What it finds does not change during a clien
 operator may revoke it, so ``SenderCache`` keeps what was found: at most ``size`` clients,
 each for at most ``ttl`` seconds. Only ``POST /api/update`` reads it, and the statement that
 stores an update refuses a revoked client's (``fl.store.insert_update``), so a revoked token
-is refused at once everywhere, not only after ``ttl``. Thread-safe. A token that finds no client is not kept.
+is refused at once everywhere, not only after ``ttl``. Thread-safe. A token that finds no
+client is not kept.
 """
 import threading
 import time
