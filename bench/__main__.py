@@ -36,6 +36,8 @@ BENCHMARKS = {
                  'SMS spam imported and trained in the page: accuracy, rows/s, file to head'),
     'secure_aggregation': ('secure_aggregation', True, 'SecAgg: server CPU, bytes, accuracy'),
     'dp_accuracy': ('dp_accuracy', True, 'accuracy vs epsilon: client-level and example-level DP'),
+    'poisoning': ('poisoning', False,
+                  '10/20 % attackers (scaled, sign-flipped, label-flipped) vs each aggregator'),
 }
 
 

@@ -142,10 +142,7 @@ def profile(config, min_updates, updates=300):
     process, ``updates`` updates with min_updates ``min_updates``). SQL is timed through
     SQLAlchemy's cursor events, so "SQL queries" is the driver's time; SQLAlchemy's own
     (building, caching, results) is in "rest"."""
-    import importlib
-
-    from fl import database, rounds, strategies, update_decoder
-    api = importlib.import_module("fl.api")   # the package's name ``api`` is the blueprint
+    from fl import auth, database, rounds, strategies, update_decoder
     timers = Timers()
     originals = []
     app = create_app(dict(config, TESTING=True, MIN_UPDATES=min_updates, ROUND_SECONDS=3600,
@@ -164,7 +161,8 @@ def profile(config, min_updates, updates=300):
                       strategies.update_decoder.decode_update))
     originals.append((database.Database, "connect", timers.wrap(
         database.Database, "connect", lambda *a: "connection from the pool (pre-ping)")))
-    originals.append((api, "_hash", timers.wrap(api, "_hash", lambda *a: "token hash")))
+    originals.append((auth, "token_hash", timers.wrap(auth, "token_hash",
+                                                      lambda *a: "token hash")))
     close = rounds._close
 
     def timed_close(*args):

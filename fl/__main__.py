@@ -4,7 +4,10 @@
   a SQLite database is brought up to date first, a PostgreSQL one must already be;
 - ``python -m fl db upgrade [REVISION]``: migrate the configured database to REVISION (default:
   the newest); run it before starting workers on a new PostgreSQL database or a new release;
-- ``python -m fl db current``: the database's revision and the newest one.
+- ``python -m fl db current``: the database's revision and the newest one;
+- the operator's commands (``fl.admin``): ``python -m fl federation create|list``,
+  ``invite create|list|revoke``, ``clients list|revoke``, ``rounds list``, ``head export``,
+  ``ledger show`` (``python -m fl <command> --help`` for each one's options).
 
 Environment: ``PORT`` (default 8000), ``HOST`` (default 127.0.0.1), ``DIST_DIR`` (the built
 page to serve, default ``dist/``), and the federated-learning settings listed in
@@ -16,7 +19,7 @@ import argparse
 import os
 import sys
 
-from fl import create_app, migrate
+from fl import admin, create_app, migrate
 from fl.config import config_from_env
 
 
@@ -53,6 +56,7 @@ def parser():
     upgrade = db.add_parser("upgrade", help="migrate the configured database")
     upgrade.add_argument("revision", nargs="?", default="head")
     db.add_parser("current", help="the database's revision and the newest one")
+    admin.add_parsers(sub)
     return commands
 
 
@@ -64,6 +68,8 @@ def main(argv=None):
             db_upgrade(app, args.revision)
         elif args.command == "db":
             db_current(app)
+        elif args.command in admin.GROUPS:
+            return admin.run(app, args)
         else:
             serve(app)
     except migrate.SchemaNotCurrent as exc:

@@ -13,10 +13,9 @@ from apiflask import APIBlueprint
 from apiflask.schemas import FileSchema
 from flask import current_app, request
 
-from fl import refusals, rounds, secure_rounds, store
+from fl import enrollment, refusals, rounds, secure_rounds, store
 from fl.api_docs import binary_body, error_answer
-from fl.auth import authenticated_sender, token_hash
-from fl.database import writing
+from fl.auth import authenticated_sender, rate_keys, token_hash
 from fl.http_errors import ApiError
 from fl.refusals import Refusal
 from fl.schemas import (
@@ -61,18 +60,25 @@ def _federation_up_to_date(name):
 @api.post("/register")
 @api.input(RegisterRequest, location="json")
 @api.output(Registration, status_code=201, description="registered")
-@api.doc(responses={404: error_answer("no such federation")})
+@api.doc(responses={404: error_answer("no such federation"),
+                    429: error_answer("too many registrations from this address"),
+                    403: error_answer("an invite federation without a valid invite code"
+                                      " (missing, unknown, another federation's, revoked,"
+                                      " expired or used up)")})
 def register(json_data):
     """Register a client in a federation; returns its id and bearer token.
 
-    The body is JSON, ``{}`` for the default federation.
+    The body is JSON, ``{}`` for the default federation; an invite federation needs
+    ``{"federation": name, "invite": code}``.
     """
     svc = service()
+    svc.ensure_ready()
+    svc.limiter.hit(svc.database, rate_keys(svc, registering=True))
     conn = svc.connection()
     fed = _federation(conn, json_data.federation)
     token = secrets.token_urlsafe(32)
-    with writing(conn):
-        client_id = store.insert_client(conn, fed["id"], token_hash(token), svc.settings.clock())
+    client_id = enrollment.register(conn, fed, token_hash(token), json_data.invite,
+                                    svc.settings.clock())
     return {"client_id": int(client_id), "token": token, "federation": fed["name"]}
 
 
@@ -92,6 +98,7 @@ def federation(query_data):
         "min_updates": svc.settings.min_updates, "round_seconds": svc.settings.round_seconds,
         "aggregator": config["AGGREGATOR"], "max_update_bytes": config["MAX_CONTENT_LENGTH"],
         "wire_format": codec.FORMAT_VERSION, "mode": fed["mode"],
+        "enrollment": fed["enrollment"],
         "secure": secure_rounds.rules(svc.settings, fed) if fed["mode"] == "secure" else None,
         "privacy": secure_rounds.privacy_state(conn, fed, svc.settings),
         "round": {"id": live["id"], "status": live["status"], "kind": live["kind"],
@@ -143,27 +150,34 @@ def _check_body():
                 " update in one round", Conflict),
     413: error_answer("body too large or without Content-Length"),
     415: error_answer("not application/octet-stream"),
-    422: error_answer("an update the head cannot take (shape, values, norm)")})
+    422: error_answer("an update the head cannot take (shape, values, norm)"),
+    429: error_answer("too many requests for this token or address (Retry-After)")})
 def update(query_data):
     """Submit one update; answered once it is committed."""
     svc = service()
     svc.ensure_ready()
+    keys = rate_keys(svc)   # counted with the update or its refusal, in one transaction
+    svc.limiter.check_blocked(keys)
     sender = None
     try:
-        sender = authenticated_sender(svc)
+        sender = authenticated_sender(svc, cached=True)
         _check_body()
     except Refusal as refusal:   # counted here; the rounds count the refusals they find
         conn = svc.connection()
+        limited = None
         if sender is not None:
-            rounds.record_refusal(conn, sender["federation_id"], sender["id"], refusal,
-                                  svc.settings)
+            limited = rounds.record_refusal(conn, sender["federation_id"], sender["id"],
+                                            refusal, svc.settings, svc.limiter, keys)
         else:   # without a known token: the federation the query names
             fed = store.federation_by_name(conn, query_data.federation)
             if fed is not None:
-                rounds.record_refusal(conn, fed["id"], None, refusal, svc.settings)
+                limited = rounds.record_refusal(conn, fed["id"], None, refusal, svc.settings,
+                                                svc.limiter, keys)
+        if limited is not None:
+            raise limited from None
         raise
     return rounds.submit_update(svc.database, sender, request.get_data(cache=False),
-                                svc.settings, svc.group)
+                                svc.settings, svc.group, svc.limiter, keys)
 
 
 @api.get("/rounds/<int(signed=True):round_id>")   # a negative id is a 404 like any unknown

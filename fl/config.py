@@ -30,6 +30,26 @@ Keys (``app.config``; the same names as environment variables for ``python -m fl
   of ``DP_NOISE_MULTIPLIER`` x ``CLIP_BOUND`` to the sum; without a multiplier, the smallest
   one that spends ``TARGET_EPSILON`` (8) at ``TARGET_DELTA`` (1e-5) in ``DP_PLANNED_ROUNDS``
   (10) rounds. Rounds stop once the next one would take epsilon above the target.
+- ``ENROLLMENT`` (``open``): the enrollment of a configured federation whose spec names
+  none (a spec may give ``enrollment``): ``open``, anyone may register (the page's demo
+  federation works without a code), or ``invite``, registering needs an invite code
+  (``python -m fl invite create``; ``fl.enrollment``). Federations made with
+  ``python -m fl federation create`` are invite-only unless told otherwise.
+  ``SECURE_MAX_INVITE_SHARE`` (0.5): a secure round refuses a member whose invite already
+  admitted this share of the round's cohort target (one invite handed to many sybils cannot
+  surround an honest member); 1 turns it off. Clients of an open federation without a code
+  are not counted.
+- ``RATE_LIMIT`` (on): rate limits on every write route (``fl.rate_limits``), counted in
+  the database so that all workers share them, in windows of ``RATE_LIMIT_WINDOW`` (60)
+  seconds: ``RATE_LIMIT_TOKEN`` (600) requests per bearer token, ``RATE_LIMIT_ADDRESS``
+  (120000) per client address, ``RATE_LIMIT_REGISTER`` (3000) registrations per address;
+  over a limit: 429 with ``Retry-After``. Generous on purpose: a page sends a few requests a
+  round, the load benchmark 50 clients' ~45,000 requests a minute from one address and ~100
+  per token (``bench/fl_load.py``), and the tests register hundreds of clients from
+  127.0.0.1. The address is the TCP peer's: behind a reverse proxy every request comes from
+  the proxy, so give it a per-address limit of its own there.
+- ``CSP_CONNECT_SRC``: origins (space-separated in the environment) the page may connect to
+  besides its own, added to its Content-Security-Policy's ``connect-src`` (``fl.static``).
 - ``LOG_LEVEL`` (``INFO``): the level of the ``fl`` logger (one line per closed round and
   per refusal), printed to stderr unless ``TESTING`` (tests read it through pytest's
   logging capture: ``caplog``, ``--log-cli-level``).
@@ -38,8 +58,9 @@ import json
 import os
 import time
 
-from fl import client_privacy
+from fl import client_privacy, enrollment
 from fl.aggregators import build_aggregator
+from fl.rate_limits import Limits
 from fl.rounds import MODES, Settings
 from fl.strategies import PrototypeThenDeltas
 
@@ -77,6 +98,13 @@ DEFAULTS = {
     "TARGET_DELTA": 1e-5,
     "DP_PLANNED_ROUNDS": 10,
     "DP_NOISE_MULTIPLIER": None,
+    "ENROLLMENT": "open",
+    "RATE_LIMIT": True,
+    "RATE_LIMIT_WINDOW": 60.0,
+    "RATE_LIMIT_TOKEN": 600,
+    "RATE_LIMIT_ADDRESS": 120_000,
+    "RATE_LIMIT_REGISTER": 3_000,
+    "SECURE_MAX_INVITE_SHARE": 0.5,
 }
 
 def _switch(text):
@@ -94,7 +122,11 @@ _PARSERS = {"MIN_UPDATES": int, "ROUND_SECONDS": float, "TRIM_RATIO": float,
             "LOG_LEVEL": str.upper, "GROUP_COMMIT": _switch, "SQLITE_WRITE_LOCK": _switch,
             "FEDERATION_MODE": str.lower, "SECURE_MIN_COHORT": int, "SECURE_WEIGHT_CAP": int,
             "PRIVACY": str.lower, "TARGET_EPSILON": float, "TARGET_DELTA": float,
-            "DP_PLANNED_ROUNDS": int, "DP_NOISE_MULTIPLIER": float}
+            "DP_PLANNED_ROUNDS": int, "DP_NOISE_MULTIPLIER": float,
+            "ENROLLMENT": str.lower, "SECURE_MAX_INVITE_SHARE": float,
+            "RATE_LIMIT": _switch, "RATE_LIMIT_WINDOW": float, "RATE_LIMIT_TOKEN": int,
+            "RATE_LIMIT_ADDRESS": int, "RATE_LIMIT_REGISTER": int,
+            "CSP_CONNECT_SRC": str.split}
 
 
 def config_from_env(environ=None):
@@ -139,6 +171,9 @@ def settings_from(config):
     if config["PRIVACY"] == "client" and config["FEDERATION_MODE"] != "secure":
         raise ValueError("PRIVACY=client needs the secure mode (FEDERATION_MODE=secure): the "
                          "server adds the noise to the unmasked sum")
+    enrollment.check_enrollment(config["ENROLLMENT"])
+    if not 0 < float(config["SECURE_MAX_INVITE_SHARE"]) <= 1:
+        raise ValueError("SECURE_MAX_INVITE_SHARE must be in (0, 1]")
     aggregate = build_aggregator(config["AGGREGATOR"], clip_bound=float(config["CLIP_BOUND"]),
                                  trim=config["TRIM_RATIO"], byzantine=config["KRUM_BYZANTINE"],
                                  select=config["KRUM_SELECT"])
@@ -153,4 +188,20 @@ def settings_from(config):
                              "target_epsilon": float(config["TARGET_EPSILON"]),
                              "delta": float(config["TARGET_DELTA"]),
                              "planned_rounds": int(config["DP_PLANNED_ROUNDS"]),
-                             "noise_multiplier": config["DP_NOISE_MULTIPLIER"]})
+                             "noise_multiplier": config["DP_NOISE_MULTIPLIER"]},
+                    enrollment=config["ENROLLMENT"],
+                    max_invite_share=float(config["SECURE_MAX_INVITE_SHARE"]))
+
+
+def limits_from(config):
+    """The rate limits of ``config`` (``fl.rate_limits.Limits``). Raises ValueError on a
+    window or limit that is not positive."""
+    limits = Limits(window=float(config["RATE_LIMIT_WINDOW"]),
+                    per_token=int(config["RATE_LIMIT_TOKEN"]),
+                    per_address=int(config["RATE_LIMIT_ADDRESS"]),
+                    registrations=int(config["RATE_LIMIT_REGISTER"]),
+                    enabled=bool(config["RATE_LIMIT"]))
+    if not limits.window > 0 or min(limits.per_token, limits.per_address,
+                                     limits.registrations) < 1:
+        raise ValueError("RATE_LIMIT_WINDOW and the RATE_LIMIT_* limits must be positive")
+    return limits

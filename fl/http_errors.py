@@ -2,14 +2,15 @@
 
 Every error answer is ``{"error": code, "detail": text, ...extra}``: ``ApiError`` raised by
 a view, a ``fl.refusals.Refusal`` (``error`` is its reason, the status comes from
-``REFUSAL_STATUS``), a request that fails its schema (400 ``bad_request``, with ``invalid``:
+``REFUSAL_STATUS``; one with ``retry_after`` in its extra fields also sends that many
+seconds as ``Retry-After``), a request that fails its schema (400 ``bad_request``, with ``invalid``:
 the failing fields by location) and every HTTP error Flask raises itself (404, 405, 413...).
 """
 from flask import jsonify
 from werkzeug.exceptions import default_exceptions
 from werkzeug.http import HTTP_STATUS_CODES
 
-from fl import refusals, secure_rounds
+from fl import enrollment, refusals, secure_rounds
 from tinybert_core import codec
 
 # Reasons the codec gives for bytes that are an update the head cannot take (422); its other
@@ -26,6 +27,7 @@ REFUSAL_STATUS = {
     refusals.TOO_LARGE: 413,   # the codec's too_large only happens when encoding
     refusals.WRONG_CONTENT_TYPE: 415,
     refusals.NORM_EXCEEDED: 422,
+    refusals.RATE_LIMITED: 429,
     secure_rounds.NOT_SECURE: 409,
     secure_rounds.PLAIN_ONLY: 409,
     secure_rounds.WRONG_PHASE: 409,
@@ -36,6 +38,8 @@ REFUSAL_STATUS = {
     secure_rounds.BAD_INPUT: 422,
     secure_rounds.BAD_REVEAL: 422,
     secure_rounds.BUDGET_SPENT: 403,
+    secure_rounds.INVITE_SHARE: 403,
+    **{reason: 403 for reason in enrollment.REASONS},
 }
 
 VALIDATION_STATUS = 400
@@ -99,7 +103,11 @@ def register_error_handlers(app):
 
     @app.errorhandler(refusals.Refusal)
     def _refusal(exc):
-        return error_response(refusal_status(exc.reason), exc.reason, exc.detail, exc.extra)
+        response = error_response(refusal_status(exc.reason), exc.reason, exc.detail,
+                                  exc.extra)
+        if "retry_after" in exc.extra:
+            response.headers["Retry-After"] = str(int(exc.extra["retry_after"]))
+        return response
 
     @app.error_processor
     def _http_error(error):

@@ -20,6 +20,8 @@ STALE_ROUND = "stale_round"
 STALE_BASE = "stale_base"
 REPLAY = "replay"
 CONFLICTS = (STALE_ROUND, STALE_BASE, REPLAY)
+# Too many requests for a token or an address (fl.rate_limits); never counted in a round.
+RATE_LIMITED = "rate_limited"
 
 
 class Refusal(Exception):

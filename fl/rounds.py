@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fl import client_privacy, secure_rounds, secure_store, store
+from fl import client_privacy, enrollment, refusals, secure_rounds, secure_store, store
 from fl.aggregators import AggregationError
 from fl.database import writing
 from fl.refusals import REPLAY, STALE_BASE, STALE_ROUND, Refusal
@@ -39,7 +39,10 @@ class Settings:
     updates and makes the next head (``fl.strategies``); ``mode``: the mode of federations
     whose spec names none; ``secure_min_cohort`` and ``weight_cap``: secure rounds'
     smallest cohort and largest weight of one member (``fl.secure_rounds``); ``privacy``:
-    the privacy of federations whose spec names none (``fl.client_privacy.resolve``)."""
+    the privacy of federations whose spec names none (``fl.client_privacy.resolve``);
+    ``enrollment``: the enrollment of federations whose spec names none (``fl.enrollment``);
+    ``max_invite_share``: the largest share of a secure round's members that one invite
+    may have admitted (1.0: no limit)."""
     min_updates: int
     round_seconds: float
     clip_bound: float
@@ -49,6 +52,8 @@ class Settings:
     secure_min_cohort: int = 5
     weight_cap: int = 1000
     privacy: dict = dataclasses.field(default_factory=lambda: {"mode": "none"})
+    enrollment: str = "open"
+    max_invite_share: float = 1.0
 
 
 MODES = ("secure", "plain")
@@ -64,7 +69,8 @@ def open_next_round(conn, fed, base_version, now, settings):
 
 def ensure_federation(conn, spec, settings):
     """Create federation ``spec`` (name, labels, dim, encoder, hidden_size, optional mode:
-    secure or plain, default ``settings.mode``) if missing, with a zero head (version 0) and
+    secure or plain, default ``settings.mode``, privacy and enrollment: open or invite,
+    default ``settings.enrollment``) if missing, with a zero head (version 0) and
     an open round. An existing one takes the spec's mode; a live round that holds nothing yet
     becomes a round of that mode at once, one that does keeps its kind until it ends.
     Raises ValueError if one of that name exists with a different shape (a head must never
@@ -79,17 +85,19 @@ def ensure_federation(conn, spec, settings):
         raise ValueError("federation %r: client-level differential privacy needs the secure "
                          "mode (the server adds the noise to the unmasked sum)" % spec["name"])
     stored_privacy = client_privacy.encode(privacy)
+    joining = enrollment.check_enrollment(spec.get("enrollment", settings.enrollment))
     with writing(conn):
-        store.insert_federation(conn, dict(spec, mode=mode, privacy=stored_privacy), now)
+        store.insert_federation(conn, dict(spec, mode=mode, privacy=stored_privacy,
+                                           enrollment=joining), now)
         fed = store.federation_by_name(conn, spec["name"], lock=True)
         for key in ("labels", "dim", "encoder", "hidden_size"):
             wanted = list(spec[key]) if key == "labels" else spec[key]
             if fed[key] != wanted:
                 raise ValueError("federation %r exists with %s=%r, config says %r"
                                  % (spec["name"], key, fed[key], wanted))
-        if fed["mode"] != mode or fed["privacy"] != stored_privacy:
-            store.set_mode(conn, fed["id"], mode, stored_privacy)
-            fed["mode"], fed["privacy"] = mode, stored_privacy
+        if (fed["mode"], fed["privacy"], fed["enrollment"]) != (mode, stored_privacy, joining):
+            store.set_mode(conn, fed["id"], mode, stored_privacy, joining)
+            fed["mode"], fed["privacy"], fed["enrollment"] = mode, stored_privacy, joining
         if store.head(conn, fed["id"], 0) is None:
             k, d = len(fed["labels"]), fed["dim"]
             store.insert_head(conn, fed["id"], 0, np.zeros(k * d), np.zeros(k), None, now)
@@ -149,49 +157,59 @@ def _close(conn, fed, live, settings, now):
              fed["name"], live["id"], len(stored), version)
 
 
-def submit_update(database, sender, payload, settings, group=None):
+def submit_update(database, sender, payload, settings, group=None, limiter=None, keys=()):
     """Check and store one update; close the round if it is the last one needed.
 
     database: the ``fl.database.Database`` to write to; sender: the client whose token came
     with the update (``store.sender_by_token_hash``: id, federation_id, labels, dim);
     payload: the request body; group: a ``fl.group_commit.GroupCommit`` to share a
     transaction with the updates other threads store at the same time (None: a transaction
-    of its own).
+    of its own); limiter and keys: the ``fl.rate_limits.RateLimiter`` and the request's
+    ``(key, limit)`` pairs, counted in the same transaction.
     Returns a dict for the answer, once committed. Raises Refusal (no update stored), always
-    already counted in a round.
+    already counted in a round, except a rate_limited one (never counted in a round).
     """
     try:
         contribution = settings.strategy.check(payload, sender)
     except Refusal as refusal:
         with database.connect() as conn:
-            record_refusal(conn, sender["federation_id"], sender["id"], refusal, settings)
+            limited = record_refusal(conn, sender["federation_id"], sender["id"], refusal,
+                                     settings, limiter, keys)
+        if limited is not None:
+            raise limited from None
         raise
 
     def store(items):
         with database.connect() as conn:
-            return store_updates(conn, items, settings)
+            return store_updates(conn, items, settings, limiter)
 
-    item = (sender, contribution)
+    item = (sender, contribution, tuple(keys))
     outcome = store([item])[0] if group is None else group.run(item, store)
     if isinstance(outcome, Refusal):   # recorded by the transaction that found it
         raise outcome
     return outcome
 
 
-def store_updates(conn, items, settings):
+def store_updates(conn, items, settings, limiter=None):
     """Store checked updates in order, in one transaction under their federations' locks.
 
-    items: ``(sender, contribution)`` pairs. Returns, per item, the answer dict of an
-    accepted update or the Refusal (recorded, not raised) of a stale or replayed one;
-    handled in order, each sees the rounds the ones before it closed. A live round whose
-    deadline passed is closed first, with what it held.
+    items: ``(sender, contribution, rate-limit keys)``. Returns, per item, the answer dict
+    of an accepted update or the Refusal (recorded, not raised) of a stale or replayed one,
+    or (not recorded) of one over a rate limit; handled in order, each sees the rounds the
+    ones before it closed. A live round whose deadline passed is closed first, with what it
+    held. The rate-limit counters are taken before the federations' locks, in every
+    transaction, so that no two wait for each other.
     """
     now = settings.clock()
     with writing(conn):
+        limited = [None] * len(items)
+        if limiter is not None and any(keys for _, _, keys in items):
+            limited = limiter.count(conn, [keys for _, _, keys in items], now)
         # Locked in id order, so that two batches never wait for each other's locks.
         locked = {federation_id: _Locked(conn, federation_id) for federation_id
-                  in sorted({sender["federation_id"] for sender, _ in items})}
-        return [_store(conn, item, settings, now, locked) for item in items]
+                  in sorted({sender["federation_id"] for sender, _, _ in items})}
+        return [limit or _store(conn, item, settings, now, locked)
+                for item, limit in zip(items, limited)]
 
 
 class _Locked:
@@ -206,7 +224,7 @@ class _Locked:
 
 
 def _store(conn, item, settings, now, locked):
-    sender, contribution = item
+    sender, contribution, _ = item
     federation_id = sender["federation_id"]
     state = locked[federation_id]
     if state.live["kind"] == "secure":
@@ -223,9 +241,13 @@ def _store(conn, item, settings, now, locked):
     if refusal is None and not store.insert_update(
             conn, live["id"], sender["id"], contribution.num_examples, contribution.norm,
             contribution.payload, now):
-        refusal = Refusal(REPLAY, "client %d already sent an update in round %d"
-                          % (sender["id"], live["id"]), contribution.round_id,
-                          _where_now(fed, live))
+        if store.is_revoked(conn, sender["id"]):
+            refusal = Refusal(refusals.UNAUTHORIZED, "this token was revoked by the"
+                              " federation's operator", contribution.round_id)
+        else:
+            refusal = Refusal(REPLAY, "client %d already sent an update in round %d"
+                              % (sender["id"], live["id"]), contribution.round_id,
+                              _where_now(fed, live))
     if refusal is not None:
         _record(conn, federation_id, sender["id"], refusal, now)
         return refusal
@@ -260,12 +282,21 @@ def _conflict(contribution, fed, live):
     return None
 
 
-def record_refusal(conn, federation_id, client_id, refusal, settings):
+def record_refusal(conn, federation_id, client_id, refusal, settings, limiter=None, keys=()):
     """Count ``refusal`` in the round the update named if that is one of the federation's,
     else in its live round, in a transaction of its own. client_id: None when the sender
-    could not be identified."""
+    could not be identified; limiter and keys: the request's rate-limit counters, counted
+    in the same transaction. Returns None, or the rate_limited Refusal that the request
+    gets instead when it went over a limit (then ``refusal`` is not counted: no round counts
+    what is over a rate limit)."""
+    now = settings.clock()
     with writing(conn):
-        _record(conn, federation_id, client_id, refusal, settings.clock())
+        if limiter is not None and keys:
+            limited = limiter.count(conn, [keys], now)[0]
+            if limited is not None:
+                return limited
+        _record(conn, federation_id, client_id, refusal, now)
+    return None
 
 
 def _record(conn, federation_id, client_id, refusal, now):

@@ -14,6 +14,9 @@ class RegisterRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     federation: str = Field("default", max_length=200,
                             description="the federation to join (default: default)")
+    invite: str | None = Field(None, max_length=200,
+                               description="an invite code: needed by a federation whose"
+                                           " enrollment is invite")
 
 
 class Health(BaseModel):
@@ -54,6 +57,8 @@ class Federation(BaseModel):
     mode: Literal["secure", "plain"] = Field(
         description="secure: secure aggregation, the server learns only the sum (FedAvg);"
                     " plain: updates in the clear, for the robust aggregators")
+    enrollment: Literal["open", "invite"] = Field(
+        description="open: anyone may register; invite: registering needs an invite code")
     secure: "SecureRules | None" = Field(None, description="a secure federation's rules")
     privacy: "Privacy"
     round: LiveRound

@@ -13,7 +13,7 @@ from flask import current_app, request
 
 from fl import rounds, secure_rounds
 from fl.api_docs import binary_body, error_answer
-from fl.auth import authenticated_sender
+from fl.auth import authenticated_sender, rate_keys
 from fl.refusals import Refusal
 from fl.schemas import (
     SecureAccepted,
@@ -32,7 +32,8 @@ secure_api = APIBlueprint("secure", __name__, tag="secure aggregation")
 
 REFUSED = {401: error_answer("no valid token"), 403: error_answer("not a member of this round"),
            409: error_answer("another phase, a message sent twice, or a plain federation"),
-           422: error_answer("keys, shares or input of the wrong form")}
+           422: error_answer("keys, shares or input of the wrong form"),
+           429: error_answer("too many requests for this token or address (Retry-After)")}
 
 
 def _bytes(text, reason, what):
@@ -51,9 +52,13 @@ def _ids(mapping, reason, what):
     return out
 
 
-def _counted(work):
-    """Run ``work(svc, conn, sender)``; count a refusal in the sender's round, re-raise it."""
+def _counted(work, write=True):
+    """Run ``work(svc, conn, sender)``; count a refusal in the sender's round, re-raise it.
+    write: a message that writes, counted against the rate limits first."""
     svc = service()
+    if write:
+        svc.ensure_ready()
+        svc.limiter.hit(svc.database, rate_keys(svc))
     conn = svc.connection()
     sender = None
     try:
@@ -83,7 +88,7 @@ def state(query_data):
             member["encryption_key"] = _b64(member["encryption_key"])
             member["mask_key"] = _b64(member["mask_key"])
         return out
-    return _counted(work)
+    return _counted(work, write=False)
 
 
 @secure_api.post("/join")
@@ -122,7 +127,7 @@ def get_shares(query_data):
         found = secure_rounds.shares_for(conn, sender, query_data.round)
         return {"round": query_data.round,
                 "shares": {str(k): _b64(v) for k, v in found.items()}}
-    return _counted(work)
+    return _counted(work, write=False)
 
 
 @secure_api.post("/masked")

@@ -47,13 +47,36 @@ BAD_SHARES = "bad_shares"
 BAD_INPUT = "bad_input"
 BAD_REVEAL = "bad_reveal"
 BUDGET_SPENT = "budget_spent"
+INVITE_SHARE = "invite_share"
 REASONS = (NOT_SECURE, PLAIN_ONLY, WRONG_PHASE, NOT_MEMBER, ALREADY_SENT, BAD_KEYS,
-           BAD_SHARES, BAD_INPUT, BAD_REVEAL, BUDGET_SPENT)
+           BAD_SHARES, BAD_INPUT, BAD_REVEAL, BUDGET_SPENT, INVITE_SHARE)
 
 
 def cohort_target(settings):
     """Members that start a round at once: MIN_UPDATES, at least the minimum cohort."""
     return max(settings.min_updates, settings.secure_min_cohort)
+
+
+def invite_quota(settings):
+    """The most members one invite may hold in a round: ``max_invite_share`` of the cohort
+    target (at least 1), or None when the share is 1 (no limit)."""
+    if settings.max_invite_share >= 1:
+        return None
+    return max(1, int(settings.max_invite_share * cohort_target(settings)))
+
+
+def _check_invite_share(conn, sender, round_id, settings):
+    """Refuse a member whose invite already admitted its quota of the round's members: with
+    one code handed to many sybils, an attacker could otherwise fill all but one seat of a
+    cohort and learn the last member's update from the sum."""
+    quota = invite_quota(settings)
+    if quota is None or sender.get("invite_id") is None:
+        return
+    held = secure_store.count_members_by_invite(conn, round_id, sender["invite_id"])
+    if held >= quota:
+        _refuse(INVITE_SHARE, "round %d already holds %d member%s admitted by the same invite,"
+                " the most one invite may hold (SECURE_MAX_INVITE_SHARE); join a later round"
+                % (round_id, held, "" if held == 1 else "s"), round_id)
 
 
 def phase_seconds(settings):
@@ -161,6 +184,7 @@ def join(conn, sender, round_id, encryption_key, mask_key, settings):
         spent = _budget_left(conn, state.fed)
         if spent is not None:
             _refuse(BUDGET_SPENT, spent, round_id)
+        _check_invite_share(conn, sender, round_id, settings)
         try:
             crypto.check_public_key(encryption_key)
             crypto.check_public_key(mask_key)

@@ -6,7 +6,7 @@ Functions take a Connection; those that write expect the caller's transaction.
 """
 from sqlalchemy import delete, func, insert, select, update
 
-from fl.tables import rounds, secure_inputs, secure_members, secure_reveals, secure_shares
+from fl.tables import clients, rounds, secure_inputs, secure_members, secure_reveals, secure_shares
 
 
 def _rows(conn, statement):
@@ -35,6 +35,15 @@ def add_member(conn, round_id, client_id, encryption_key, mask_key, now):
 def count_members(conn, round_id):
     return int(conn.execute(select(func.count()).select_from(secure_members)
                             .where(secure_members.c.round_id == round_id)).scalar())
+
+
+def count_members_by_invite(conn, round_id, invite_id):
+    """How many of the round's members registered with invite ``invite_id``."""
+    return int(conn.execute(
+        select(func.count()).select_from(secure_members)
+        .join(clients, clients.c.id == secure_members.c.client_id)
+        .where(secure_members.c.round_id == round_id, clients.c.invite_id == invite_id))
+        .scalar())
 
 
 def mark(conn, round_id, client_id, step, now):

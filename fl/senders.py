@@ -3,10 +3,12 @@
 Every update names its sender by a bearer token; finding the client (its id, federation,
 and the head shape its update must have) is a database read per request, as dear as the
 rest of the request's SQL together. What it finds does not change during a client's life
-(clients are never deleted and a federation's labels and dim are fixed), so
-``SenderCache`` keeps what was found: at most ``size`` clients, each for at most ``ttl``
-seconds, so that a client removed by other means stops being accepted everywhere within
-``ttl``. Thread-safe. A token that finds no client is not kept.
+(clients are never deleted and a federation's labels and dim are fixed) except that the
+operator may revoke it, so ``SenderCache`` keeps what was found: at most ``size`` clients,
+each for at most ``ttl`` seconds. Only ``POST /api/update`` reads it, and the statement that
+stores an update refuses a revoked client's (``fl.store.insert_update``), so a revoked token
+is refused at once everywhere, not only after ``ttl``. Thread-safe. A token that finds no
+client is not kept.
 """
 import threading
 import time

@@ -13,19 +13,22 @@ import threading
 from flask import current_app, g
 
 from fl import migrate, rounds
-from fl.config import DEFAULTS, database_location, settings_from
+from fl.config import DEFAULTS, database_location, limits_from, settings_from
 from fl.database import Database
 from fl.group_commit import GroupCommit
+from fl.rate_limits import RateLimiter
 from fl.senders import SenderCache
 
 
 class Service:
     """Database + Settings + federation specs; hands out per-request connections, batches
     the updates that its threads store at the same time (``group``, None when
-    ``GROUP_COMMIT`` is off) and keeps the clients it has looked up (``senders``)."""
+    ``GROUP_COMMIT`` is off), keeps the clients it has looked up (``senders``) and counts
+    requests against the rate limits (``limiter``, ``fl.rate_limits``)."""
 
-    def __init__(self, database, settings, federations, group_commit=True):
+    def __init__(self, database, settings, federations, group_commit=True, limits=None):
         self.database = database
+        self.limiter = RateLimiter(limits or limits_from(DEFAULTS), settings.clock)
         self.group = GroupCommit() if group_commit else None
         self.senders = SenderCache()
         self.settings = settings
@@ -68,7 +71,7 @@ def init_service(app):
                         write_lock=app.config["SQLITE_WRITE_LOCK"])
     service = Service(database,
                       settings_from(app.config), list(app.config["FEDERATIONS"]),
-                      group_commit=app.config["GROUP_COMMIT"])
+                      group_commit=app.config["GROUP_COMMIT"], limits=limits_from(app.config))
     app.extensions["fl"] = service
 
     @app.teardown_appcontext

@@ -9,7 +9,19 @@ once, with bound parameters, so SQLAlchemy compiles each one once per process.
 import json
 
 import numpy as np
-from sqlalchemy import BigInteger, Double, Text, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Double,
+    Integer,
+    LargeBinary,
+    Text,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fl.tables import LIVE_SQL, clients, federations, heads, refusals, rounds, updates
@@ -38,8 +50,8 @@ _HEAD = select(heads.c.weights, heads.c.bias).where(
     heads.c.federation_id == bindparam("fid"), heads.c.version == bindparam("version"))
 _INSERT_CLIENT = insert(clients).returning(clients.c.id)
 _live_of = (rounds.c.federation_id == bindparam("fid")) & rounds.c.status.in_(LIVE_SQL)
-_SENDER = (select(clients.c.id, clients.c.federation_id, federations.c.labels,
-                  federations.c.dim)
+_SENDER = (select(clients.c.id, clients.c.federation_id, clients.c.invite_id,
+                  clients.c.revoked_at, federations.c.labels, federations.c.dim)
            .join(federations, federations.c.id == clients.c.federation_id)
            .where(clients.c.token_hash == bindparam("token_hash")))
 _LIVE_ROUND = select(rounds).where(_live_of)
@@ -58,11 +70,25 @@ _LOCKED_STATE = (select(*[c.label("f_" + c.name) for c in federations.c],
                  .where(federations.c.id == bindparam("fid")))
 _ROUND_BY_ID = select(rounds).where(rounds.c.id == bindparam("rid"))
 _OPEN_ROUND = insert(rounds).values(status="open").returning(rounds.c.id)
+# An update is stored only while its client is not revoked (fl.enrollment): checked by the
+# INSERT itself, whatever a process's cache of tokens still holds.
+_NOT_REVOKED = exists(select(clients.c.id).where(
+    clients.c.id == bindparam("client_id", type_=BigInteger), clients.c.revoked_at.is_(None)))
+_UPDATE_VALUES = select(
+    bindparam("round_id", type_=BigInteger), bindparam("client_id", type_=BigInteger),
+    bindparam("num_examples", type_=Integer), bindparam("norm", type_=Double),
+    bindparam("payload", type_=LargeBinary), bindparam("received_at", type_=Double),
+).where(_NOT_REVOKED)
 _INSERT_UPDATE = _by_dialect(lambda dialect_insert: dialect_insert(updates)
+                             .from_select(["round_id", "client_id", "num_examples", "norm",
+                                           "payload", "received_at"], _UPDATE_VALUES)
                              .on_conflict_do_nothing(index_elements=["round_id", "client_id"])
                              .returning(updates.c.id))
+_REVOKED = select(clients.c.revoked_at.is_not(None)).where(clients.c.id == bindparam("cid"))
 _UPDATES_OF = (select(updates.c.client_id, updates.c.num_examples, updates.c.payload)
-               .where(updates.c.round_id == bindparam("rid")).order_by(updates.c.id))
+               .join(clients, clients.c.id == updates.c.client_id)
+               .where(updates.c.round_id == bindparam("rid"), clients.c.revoked_at.is_(None))
+               .order_by(updates.c.id))
 _COUNT_UPDATES = (select(func.count()).select_from(updates)
                   .where(updates.c.round_id == bindparam("rid")))
 # The round a refusal counts in: the one the update named if it is the federation's, else
@@ -111,14 +137,15 @@ def insert_federation(conn, spec, now):
         "name": spec["name"], "labels": json.dumps(list(spec["labels"])),
         "dim": int(spec["dim"]), "encoder": spec["encoder"],
         "hidden_size": int(spec["hidden_size"]), "created_at": now,
-        "mode": spec.get("mode", "plain"), "privacy": spec.get("privacy")})
+        "mode": spec.get("mode", "plain"), "privacy": spec.get("privacy"),
+        "enrollment": spec.get("enrollment", "open")})
     return result.first() is not None
 
 
-def set_mode(conn, federation_id, mode, privacy=None):
-    """A federation's mode and privacy settings (JSON text, None for none)."""
+def set_mode(conn, federation_id, mode, privacy=None, enrollment="open"):
+    """A federation's mode, privacy settings (JSON text, None for none) and enrollment."""
     conn.execute(update(federations).where(federations.c.id == federation_id)
-                 .values(mode=mode, privacy=privacy))
+                 .values(mode=mode, privacy=privacy, enrollment=enrollment))
 
 
 def set_head_version(conn, federation_id, version):
@@ -140,15 +167,22 @@ def head(conn, federation_id, version):
     return np.frombuffer(bytes(row.weights), "<f4"), np.frombuffer(bytes(row.bias), "<f4")
 
 
-def insert_client(conn, federation_id, token_hash, now):
-    """The id of a new client of the federation."""
+def insert_client(conn, federation_id, token_hash, now, invite_id=None):
+    """The id of a new client of the federation (``invite_id``: the invite it came with)."""
     return conn.execute(_INSERT_CLIENT, {"federation_id": federation_id,
-                                         "token_hash": token_hash, "created_at": now}).scalar()
+                                         "token_hash": token_hash, "created_at": now,
+                                         "invite_id": invite_id}).scalar()
+
+
+def is_revoked(conn, client_id):
+    """Whether the client was revoked (fl.enrollment)."""
+    return bool(conn.execute(_REVOKED, {"cid": client_id}).scalar())
 
 
 def sender_by_token_hash(conn, token_hash):
-    """The client with this token hash, or None: its ``id`` and ``federation_id`` with what
-    checking its update needs, its federation's ``labels`` and ``dim``."""
+    """The client with this token hash, or None: its ``id``, ``federation_id``,
+    ``invite_id`` and ``revoked_at`` with what checking its update needs, its federation's
+    ``labels`` and ``dim``."""
     row = _one(conn, _SENDER, token_hash=token_hash)
     if row is not None:
         row["labels"] = json.loads(row["labels"])
@@ -195,8 +229,8 @@ def set_round(conn, round_id, status, **fields):
 
 
 def insert_update(conn, round_id, client_id, num_examples, norm, payload, now):
-    """Store an update unless the client already sent one in that round; return whether it
-    was stored."""
+    """Store an update unless the client already sent one in that round or is revoked;
+    return whether it was stored."""
     result = conn.execute(_INSERT_UPDATE[conn.dialect.name], {
         "round_id": round_id, "client_id": client_id, "num_examples": num_examples,
         "norm": norm, "payload": payload, "received_at": now})
@@ -204,7 +238,8 @@ def insert_update(conn, round_id, client_id, num_examples, norm, payload, now):
 
 
 def updates_of(conn, round_id):
-    """The round's updates in arrival order: dicts of client_id, num_examples, payload."""
+    """The round's updates in arrival order (none of a revoked client): dicts of client_id,
+    num_examples, payload."""
     return [{"client_id": row.client_id, "num_examples": row.num_examples,
              "payload": bytes(row.payload)}
             for row in conn.execute(_UPDATES_OF, {"rid": round_id})]

@@ -64,6 +64,21 @@ federations = Table(
     Column("mode", Text, nullable=False, server_default=text("'plain'")),
     # Client-level differential privacy (fl.client_privacy): JSON settings, NULL for none.
     Column("privacy", Text),
+    # open: anyone may register; invite: registering needs an invite code (fl.enrollment).
+    Column("enrollment", Text, nullable=False, server_default=text("'open'")),
+    sqlite_autoincrement=True)
+
+# Invite codes of invite-only federations (fl.enrollment), kept as their sha256.
+invites = Table(
+    "invites", metadata, _id(),
+    Column("federation_id", BIGINT, ForeignKey("federations.id"), nullable=False),
+    Column("code_hash", Text, nullable=False, unique=True),
+    Column("max_uses", Integer),   # None: any number of registrations
+    Column("uses", Integer, nullable=False, server_default=text("0")),
+    Column("expires_at", DOUBLE),   # None: never
+    Column("revoked_at", DOUBLE),
+    Column("note", Text),
+    Column("created_at", DOUBLE, nullable=False),
     sqlite_autoincrement=True)
 
 clients = Table(
@@ -71,6 +86,9 @@ clients = Table(
     Column("federation_id", BIGINT, ForeignKey("federations.id"), nullable=False),
     Column("token_hash", Text, nullable=False, unique=True),   # sha256 of the bearer token
     Column("created_at", DOUBLE, nullable=False),
+    # The invite the client registered with (None: an open federation's client).
+    Column("invite_id", BIGINT, ForeignKey("invites.id")),
+    Column("revoked_at", DOUBLE),   # set: the token is refused, its live update discarded
     sqlite_autoincrement=True)
 
 heads = Table(
@@ -193,3 +211,11 @@ peers = Table(
     Column("session", Text, nullable=False),
     Column("joined_at", DOUBLE, nullable=False))
 Index("peers_by_federation", peers.c.federation_id)
+
+# Rate limits (fl.rate_limits): requests counted per key (a token's or an address's) in
+# fixed windows; rows of past windows are deleted.
+rate_counters = Table(
+    "rate_counters", metadata,
+    Column("key", Text, primary_key=True),
+    Column("window", BIGINT, primary_key=True),   # window start // window length
+    Column("hits", Integer, nullable=False))

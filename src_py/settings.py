@@ -68,6 +68,10 @@ RETRIES = 3
 RETRY_PAUSE_MS = 300
 """Pause before the next try, times the number of tries so far."""
 
+RATE_LIMIT_WAIT_S = 60
+"""The longest a request waits out the server's rate limit (429, Retry-After) before trying
+again; a longer wait is reported as the server's refusal instead."""
+
 SECURE_POLL_MS = 250
 """How often a page in a secure round asks the server for the round's phase (ms)."""
 

@@ -2,10 +2,30 @@
 the server's refusals as ``ServerRefusal`` in its own words.
 
 Network failures and 5xx answers are tried again (``settings.RETRIES`` tries, pauses growing
-by ``settings.RETRY_PAUSE_MS``); a 4xx is final.
+by ``settings.RETRY_PAUSE_MS``). A 429 (the server's rate limit) is tried again after the
+seconds its ``Retry-After`` asks for, when that is at most ``settings.RATE_LIMIT_WAIT_S``;
+the page is told first (``set_wait_listener``), so that it can say why nothing happens.
+Any other 4xx is final.
 """
 from services.errors import AppError, describe
-from settings import API_BASE, RETRIES, RETRY_PAUSE_MS
+from settings import API_BASE, RATE_LIMIT_WAIT_S, RETRIES, RETRY_PAUSE_MS
+
+_listeners = {"wait": None}
+
+
+def set_wait_listener(listener):
+    """``listener(message)`` is called before the page waits out a rate limit."""
+    _listeners["wait"] = listener
+
+
+def retry_after_seconds(value):
+    """Seconds of a Retry-After header (a number of seconds; a date or nothing: 1)."""
+    if not value:
+        return 1
+    seconds = Number(value)
+    if not Number.isFinite(seconds) or seconds < 0:
+        return 1
+    return Math.ceil(seconds)
 
 
 def headers(pairs):
@@ -52,6 +72,15 @@ async def request(path, options):
         if response.status >= 500 and attempt < RETRIES - 1:
             await sleep(RETRY_PAUSE_MS * (attempt + 1))
             continue
+        if response.status == 429 and attempt < RETRIES - 1:
+            wait = retry_after_seconds(response.headers.js_get("Retry-After"))
+            if wait <= RATE_LIMIT_WAIT_S:
+                if _listeners["wait"] is not None:
+                    _listeners["wait"]("The federation server asks this page to slow down "
+                                       + "(too many requests): trying again in " + str(wait)
+                                       + " s.")
+                await sleep(wait * 1000)
+                continue
         raise ServerRefusal(response.status, code, detail)
     raise AppError("Cannot reach the federation server (" + last + "). Check that it runs and "
                    + "try again; your examples and models are safe in this browser.")

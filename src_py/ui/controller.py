@@ -1,5 +1,6 @@
 """What each control of the page does: every handler acts through the engine (the services)
 and reports success, or the error in plain words, in the status line."""
+from services.api_client import set_wait_listener
 from services.engine import check_text
 from services.errors import AppError, describe
 from settings import BATCH_YIELD_EVERY
@@ -40,6 +41,7 @@ class Controller:
                             "export": self.export, "import_bytes": self.import_bytes})
         self.federation.enable(self.send_delta, self.apply_aggregate)
         self.engine.federation.listener = self.federation.show_progress
+        set_wait_listener(lambda message: self.page.show_status(message, "info"))
         self.batch.enable(self.classify_batch, self.suggest, self.download_csv)
         await self.refresh_all()
         await self.imports.start()

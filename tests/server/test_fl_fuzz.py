@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from fl import create_app
-from tests.support.fl_client import Participant
+from tests.support.fl_client import Clock, Participant
 from tinybert_core import codec
 
 schemathesis = pytest.importorskip("schemathesis", reason="pip install schemathesis")
@@ -45,10 +45,16 @@ def _fuzz(operation, token, sent):
     run()
 
 
-def test_fuzzed_requests_never_fail_the_server(tmp_path):
+# Tight rate limits: many answers are 429, which the document must describe too.
+LIMITED = {"RATE_LIMIT_TOKEN": 40, "RATE_LIMIT_ADDRESS": 500, "RATE_LIMIT_REGISTER": 60}
+
+
+@pytest.mark.parametrize("limits", [{}, LIMITED], ids=["default_limits", "tight_limits"])
+def test_fuzzed_requests_never_fail_the_server(tmp_path, limits):
+    clock = Clock()
     app = create_app({"TESTING": True, "FEDERATION_MODE": "plain",
                       "DATABASE_PATH": str(tmp_path / "fl.sqlite3"),
-                      "MIN_UPDATES": 2})
+                      "MIN_UPDATES": 2, "CLOCK": clock, **limits})
     http = app.test_client()
     token = http.post("/api/register", json={}).get_json()["token"]
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
@@ -60,7 +66,11 @@ def test_fuzzed_requests_never_fail_the_server(tmp_path):
     counts = {label: sum(1 for s in sent if s[0] == label) for label in EXAMPLES}
     assert len(sent) >= 1000, counts
     assert not [s for s in sent if s[1] >= 500]
-    assert {s[1] for s in sent if s[0] == "POST /update"} >= {400, 401}
+    if limits:
+        assert {s[1] for s in sent if s[0] == "POST /update"} >= {400, 429}
+        clock.now += 3600   # the next windows: the limits start again
+    else:
+        assert {s[1] for s in sent if s[0] == "POST /update"} >= {400, 401}
 
     # State intact: the federation answers and a well-formed round still completes.
     state = http.get("/api/federation").get_json()

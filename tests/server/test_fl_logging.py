@@ -43,3 +43,35 @@ def test_the_app_prints_only_when_nothing_else_takes_the_lines(monkeypatch):
     assert len(logger.handlers) == 1 and logger.level == logging.WARNING
     monkeypatch.setattr(logger, "propagate", True)
     assert config_from_env({"LOG_LEVEL": "debug"}) == {"LOG_LEVEL": "DEBUG"}
+
+
+def test_refusals_of_rate_revocation_and_invites_log_no_secret(tmp_path, caplog):
+    from fl import enrollment, store
+    from fl.auth import token_hash
+
+    caplog.set_level(logging.DEBUG, logger="fl")
+    club = {"name": "club", "labels": ["a", "b"], "dim": 2, "encoder": "e", "hidden_size": 2,
+            "enrollment": "invite"}
+    app = create_app({"TESTING": True, "FEDERATION_MODE": "plain", "RATE_LIMIT_TOKEN": 2,
+                      "DATABASE_PATH": str(tmp_path / "fl.sqlite3"),
+                      "FEDERATIONS": [club, dict(club, name="default", enrollment="open")]})
+    http = app.test_client()
+    svc = app.extensions["fl"]
+    svc.ensure_ready()
+    with svc.database.connect() as conn:
+        _, code = enrollment.create_invite(conn, store.federation_by_name(conn, "club")["id"],
+                                           0.0)
+    joined = http.post("/api/register", json={"federation": "club", "invite": code})
+    assert http.post("/api/register", json={"federation": "club", "invite": code}) \
+        .status_code == 403
+    person = Participant(http, federation="club", identity=joined.get_json())
+    statuses = [person.send(b"junk").status_code for _ in range(3)]
+    assert statuses == [400, 400, 429]
+    with svc.database.connect() as conn:
+        enrollment.revoke_client(conn, person.id, 1.0)
+    assert http.get("/api/secure/state?federation=club",
+                    headers={"Authorization": "Bearer " + person.token}).status_code == 401
+    text = caplog.text
+    assert "rate limit: token over its limit" in text
+    for secret in (person.token, token_hash(person.token), code, enrollment.code_hash(code)):
+        assert secret not in text

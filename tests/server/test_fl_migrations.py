@@ -72,9 +72,11 @@ ROWS = {
 # refusals.status is gone since revision 0002 (the API reads the status from the reason).
 # How each old row reads after the upgrades: 0002 drops refusals.status; 0003 gives old
 # federations and rounds the plain mode and rounds empty secure-phase columns; 0004 gives
-# federations no privacy settings; 0005 only adds the (empty) peers table.
+# federations no privacy settings; 0005 only adds the (empty) peers table; 0006 makes old
+# federations open and their clients neither invited nor revoked.
 KEPT = {"refusals": lambda row: row[:4] + row[5:],
-        "federations": lambda row: row + ("plain", None),
+        "federations": lambda row: row + ("plain", None, "open"),
+        "clients": lambda row: row + (None, None),
         "rounds": lambda row: row + ("plain",) + (None,) * 8}
 ID_TABLES = ("federations", "clients", "rounds", "updates", "refusals")
 

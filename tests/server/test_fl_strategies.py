@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from fl import create_app, refusals, secure_rounds
+from fl import create_app, enrollment, refusals, secure_rounds
 from fl.aggregators import fedavg
 from fl.http_errors import REFUSAL_STATUS, refusal_status
 from fl.refusals import Refusal
@@ -27,8 +27,9 @@ def _payload(client_id=7, rows=2, cols=3, scale=0.1, seed=0, round_id=4):
 def test_every_reason_has_an_http_status_and_refusals_have_none():
     reasons = set(codec.REASONS) | {refusals.UNAUTHORIZED, refusals.WRONG_CONTENT_TYPE,
                                     refusals.TOO_LARGE, refusals.WRONG_CLIENT,
-                                    refusals.NORM_EXCEEDED, *refusals.CONFLICTS,
-                                    *secure_rounds.REASONS}
+                                    refusals.NORM_EXCEEDED, refusals.RATE_LIMITED,
+                                    *refusals.CONFLICTS,
+                                    *secure_rounds.REASONS, *enrollment.REASONS}
     assert reasons == set(REFUSAL_STATUS)
     assert {refusal_status(r) for r in refusals.CONFLICTS} == {409}
     assert refusal_status("bad_shape") == 422 and refusal_status("truncated") == 400
