@@ -93,7 +93,7 @@ GOAL_CLIENT = 0.03      # N = 100, epsilon 8
 GOAL_EXAMPLE = 0.05     # N = 10, epsilon 8
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def calibrated(eps, q, steps):
     """``privacy.noise_for_epsilon`` at DELTA (cached: a few seconds a call with q < 1)."""
     return privacy.noise_for_epsilon(eps, DELTA, q, steps)
