@@ -107,6 +107,11 @@ def test_every_state_passes_axe_without_overlap_or_horizontal_scroll(fresh):
     check_state(page, "06-dark", results)
 
     (SHOTS / "axe.json").write_text(json.dumps(results, indent=1))
+    # axe-core really runs here: an input without a label is reported.
+    page.evaluate("() => document.querySelector('main').append(Object.assign("
+                  "document.createElement('input'), {id: 'axe-probe'}))")
+    assert "label" in [v["id"] for v in page.evaluate(RUN_AXE)]
+    page.evaluate("() => document.querySelector('#axe-probe').remove()")
     assert severe(results) == {}, json.dumps(severe(results), indent=1)
 
 

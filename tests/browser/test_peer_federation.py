@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from tests.support.browser import Server, launch_other
-from tests.support.peer_pages import PeerPage, accuracy, synthetic_set, wait_all, wait_connected
 from tests.support.page_js import show_tab
+from tests.support.peer_pages import PeerPage, accuracy, synthetic_set, wait_all, wait_connected
 
 PAGES = int(os.environ.get("PEER_PAGES", "4"))
 LABELS = ["north", "east", "south", "west"]
