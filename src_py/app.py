@@ -14,6 +14,7 @@ from settings import MODEL_BASE, requested_backend, saved_backend
 from ui.controller import Controller
 from ui.page import Page, reload_on_backend
 from ui.peers import PeersPanel
+from ui.tabs import Tabs
 
 
 async def _start_tokenizer(tokenizer, manifest):
@@ -123,6 +124,7 @@ async def load_engine(page):
 
 async def main():
     page = Page()
+    Tabs("tools").enable()
     page.show_backend_choice(saved_backend(), reload_on_backend)
     try:
         engine = await load_engine(page)

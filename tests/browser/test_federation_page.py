@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.support.browser import Server, open_page
-from tests.support.page_js import ADD_ALL, EMBED_ALL, status_after
+from tests.support.page_js import ADD_ALL, EMBED_ALL, show_tab, status_after
 
 FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "domain_sentences.json").read_text())
 LABELS = FIXTURE["labels"]
@@ -63,6 +63,7 @@ def test_two_browsers_federate_and_the_aggregate_is_at_least_as_good(browser, fl
     with pytest.raises(Exception, match="already sent an update in round 1"):
         a.evaluate("() => window.tinybert.sendDelta({epochs: 5})")
     # The second browser clicks, as a person would.
+    show_tab(b, "federation")
     message, kind = status_after(b, "#send-delta")
     assert "ready" in kind and "Sent a delta of" in message, message
     sent = b.text_content("#fl-sent")

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from tests.support.browser import Server, launch_other
+from tests.support.page_js import show_tab
 from tests.support.peer_pages import PeerPage, accuracy, synthetic_set, wait_all, wait_connected
 
 PAGES = int(os.environ.get("PEER_PAGES", "4"))
@@ -141,6 +142,7 @@ def test_pages_gossip_heads_peer_to_peer(webrtc_browser, p2p_server):
 
         # The page shows it: one control chooses peer to peer, the panel the state.
         shown = pages[0].page
+        show_tab(shown, "federation")
         shown.select_option("#fl-mode", "peers")
         assert shown.is_visible("#p2p-panel") and not shown.is_visible("#send-delta")
         status = shown.text_content("#p2p-status")

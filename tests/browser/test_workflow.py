@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.browser import Server, open_page, wait_ready
-from tests.support.page_js import TRAINING_SET, status_after
+from tests.support.page_js import TRAINING_SET, show_tab, status_after
 
 SHOTS = Path(__file__).parents[1] / "artifacts"
 BATCH = ["the deploy script crashed with a segfault", "quarterly review meeting moved to Monday",
@@ -83,6 +83,7 @@ def test_the_whole_workflow_by_clicking(browser, fl_server):
     shot(page, "05-loaded")
 
     # Batch mode with CSV download, and active learning.
+    show_tab(page, "batch")
     page.fill("#batch-input", "\n".join(BATCH))
     status_after(page, "#classify-batch")
     assert page.locator("#batch-results tr").count() == len(BATCH) + 1
@@ -108,8 +109,10 @@ def test_the_whole_workflow_by_clicking(browser, fl_server):
     # Send Delta from this page and a second browser; Apply Aggregate.
     other = open_page(browser, fl_server.url + "/")
     teach_through_the_ui(other, TRAINING_SET[::-1])
+    show_tab(other, "federation")
     message, kind = status_after(other, "#send-delta")
     assert "Sent a delta" in message, message
+    show_tab(page, "federation")
     message, kind = status_after(page, "#send-delta")
     assert "Sent a delta" in message, message
     assert "The round closed" in page.text_content("#fl-sent")

@@ -50,3 +50,10 @@ def status_after(page, click_selector):
     page.click(click_selector)
     page.wait_for_function("b => document.querySelector('#status').dataset.seq !== b", arg=before)
     return page.text_content("#status"), page.get_attribute("#status", "class")
+
+
+def show_tab(page, name):
+    """Open a tab of the tools panel ("models", "federation" or "batch"): its controls are
+    hidden, so not clickable, while another tab is shown."""
+    page.click(f"#tab-{name}")
+    page.wait_for_selector(f"#panel-{name}", state="visible")
