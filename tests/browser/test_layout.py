@@ -70,7 +70,9 @@ def severe(results):
 
 @pytest.fixture()
 def fresh(browser, server):
-    page = open_page(browser, server.url + "/")
+    # axe-core is injected as an inline script, which the page's Content-Security-Policy
+    # rightly refuses; this context lets it in (tests/browser/test_csp.py checks the policy).
+    page = open_page(browser, server.url + "/", bypass_csp=True)
     yield page
     page.context.close()
 

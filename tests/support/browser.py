@@ -122,9 +122,10 @@ def launch_other(browser, extra_args, drop_args=()):
     return browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=args)
 
 
-def open_page(browser, url):
-    """Open ``url`` in a fresh context and wait until the page is ready or shows an error."""
-    context = browser.new_context()
+def open_page(browser, url, **context_options):
+    """Open ``url`` in a fresh context (``context_options``: Playwright's, e.g.
+    ``bypass_csp``) and wait until the page is ready or shows an error."""
+    context = browser.new_context(**context_options)
     page = context.new_page()
     page.goto(url)
     wait_ready(page)
