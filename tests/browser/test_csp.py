@@ -6,7 +6,7 @@ and the page says why it waits."""
 import pytest
 
 from tests.support.browser import Server, wait_ready
-from tests.support.page_js import TRAINING_SET, status_after
+from tests.support.page_js import TRAINING_SET, show_tab, status_after
 
 # Installed before any of the page's scripts: every CSP violation the document sees.
 LISTEN = """
@@ -61,6 +61,7 @@ def test_the_workflow_runs_under_the_policy_with_no_violation(browser, fl_server
     message, _ = status_after(page, "#train")
     assert message.startswith("Trained 5 epochs"), message
     status_after(page, "#evaluate")
+    show_tab(page, "batch")
     page.fill("#batch-input", "lunch?\nthe deploy failed")
     status_after(page, "#classify-batch")
     with page.expect_download():
@@ -68,6 +69,7 @@ def test_the_workflow_runs_under_the_policy_with_no_violation(browser, fl_server
     other = watched_page(browser, fl_server.url + "/")
     teach(other, TRAINING_SET[::-1])
     for sender in (other, page):
+        show_tab(sender, "federation")
         message, _ = status_after(sender, "#send-delta")
         assert "Sent a delta" in message, message
     message, _ = status_after(page, "#apply-aggregate")
@@ -100,6 +102,7 @@ def test_a_rate_limited_request_is_waited_out_and_said(browser, fl_server):
         document.querySelector('#status').textContent)).observe(
         document.querySelector('#status'), {childList: true, characterData: true,
                                             subtree: true})""")
+    show_tab(page, "federation")
     page.click("#send-delta")
     page.wait_for_function("""() => { const s = document.querySelector('#status');
         return s.textContent.includes('Sent a delta') || s.className.includes('error'); }""",
