@@ -74,13 +74,14 @@ class FederationClient:
         accepted_in_round, round_closed}``. Raises AppError (nothing is lost locally).
         """
         identity = await self._identity(False)
-        first = await self.state()
-        self._check_labels(first, classifier.labels())
-        if first.mode == "secure":
+        state = await self.state()
+        self._check_labels(state, classifier.labels())
+        if state.mode == "secure":
             return await self._send_secure(classifier, options, identity)
         for attempt in range(2):
-            state = await self.state()
-            self._check_labels(state, classifier.labels())
+            if attempt > 0:   # a round closed meanwhile: its state again
+                state = await self.state()
+                self._check_labels(state, classifier.labels())
             head = await self.global_head()
             local = await classifier.train_local(head.weights, head.bias, head.version, options)
             delta = delta_of(local["weights"], local["bias"], head.weights, head.bias)
