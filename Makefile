@@ -86,7 +86,7 @@ build: dist/index.html
 
 # --- use ------------------------------------------------------------------------------
 run: build
-	PORT=$(PORT) $(PY) -m fl
+	PORT=$(PORT) PRIVACY=$${PRIVACY:-auto} $(PY) -m fl
 
 dev: transpile $(MODEL)/manifest.json
 	npx vite

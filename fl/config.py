@@ -23,13 +23,18 @@ Keys (``app.config``; the same names as environment variables for ``python -m fl
   aggregators). ``SECURE_MIN_COHORT`` (5): the fewest members a secure round starts with
   (it starts at once with ``max(MIN_UPDATES, SECURE_MIN_COHORT)``);
   ``SECURE_WEIGHT_CAP`` (1000): a member's weight (its example count) counts at most this.
-- ``PRIVACY`` (``none``): the privacy of a federation whose spec names none (a spec may
-  give ``privacy``: ``none``, ``client`` or a dict of the keys below): ``client`` is
-  client-level differential privacy (DP-FedAvg, secure federations only, ``fl.client_privacy``):
-  each member's update clipped to ``CLIP_BOUND`` counts once, the server adds Gaussian noise
-  of ``DP_NOISE_MULTIPLIER`` x ``CLIP_BOUND`` to the sum; without a multiplier, the smallest
-  one that spends ``TARGET_EPSILON`` (8) at ``TARGET_DELTA`` (1e-5) in ``DP_PLANNED_ROUNDS``
-  (10) rounds. Rounds stop once the next one would take epsilon above the target.
+- ``PRIVACY`` (``none``): the differential privacy of a federation whose spec names none (a
+  spec may give ``privacy``: ``none``, ``client``, ``example`` or a dict of the keys below);
+  secure federations only (``fl.client_privacy``). Both modes publish the private prototype
+  head in round 1 from noisy class sums. ``client``: client-level DP, each member counts once
+  and the server adds Gaussian noise of ``DP_NOISE_MULTIPLIER`` x the bound to the sum (round
+  1: sums scaled to norm 1; later rounds: DP-FedAvg of deltas clipped to ``CLIP_BOUND``).
+  ``example``: example-level DP, each browser adds the noise to its own class sums; one
+  release. Without a multiplier, the smallest one that spends ``TARGET_EPSILON`` (8) at
+  ``TARGET_DELTA`` (1e-5) in ``DP_PLANNED_ROUNDS`` (1; the example mode always 1) rounds.
+  Rounds stop once the next one would take epsilon above the target. ``auto`` (what
+  ``make run`` sets): the mode measured best for the cohort, ``example`` below
+  ``client_privacy.CLIENT_LEVEL_FROM`` (32) members a round, ``client`` from there.
 - ``ENROLLMENT`` (``open``): the enrollment of a configured federation whose spec names
   none (a spec may give ``enrollment``): ``open``, anyone may register (the page's demo
   federation works without a code), or ``invite``, registering needs an invite code
@@ -96,7 +101,7 @@ DEFAULTS = {
     "PRIVACY": "none",
     "TARGET_EPSILON": 8.0,
     "TARGET_DELTA": 1e-5,
-    "DP_PLANNED_ROUNDS": 10,
+    "DP_PLANNED_ROUNDS": 1,
     "DP_NOISE_MULTIPLIER": None,
     "ENROLLMENT": "open",
     "RATE_LIMIT": True,
@@ -165,12 +170,16 @@ def settings_from(config):
     if int(config["SECURE_MIN_COHORT"]) < 3 or int(config["SECURE_WEIGHT_CAP"]) < 1:
         raise ValueError("SECURE_MIN_COHORT must be at least 3 (with 2 members each learns"
                          " the other's update from the sum) and SECURE_WEIGHT_CAP at least 1")
-    if config["PRIVACY"] not in client_privacy.MODES:
-        raise ValueError("PRIVACY must be one of %s, not %r"
-                         % (", ".join(client_privacy.MODES), config["PRIVACY"]))
-    if config["PRIVACY"] == "client" and config["FEDERATION_MODE"] != "secure":
-        raise ValueError("PRIVACY=client needs the secure mode (FEDERATION_MODE=secure): the "
-                         "server adds the noise to the unmasked sum")
+    privacy_mode = config["PRIVACY"]
+    if privacy_mode == "auto":
+        privacy_mode = client_privacy.recommended_mode(
+            max(int(config["MIN_UPDATES"]), int(config["SECURE_MIN_COHORT"])))
+    if privacy_mode not in client_privacy.MODES:
+        raise ValueError("PRIVACY must be one of %s or auto, not %r"
+                         % (", ".join(client_privacy.MODES), privacy_mode))
+    if privacy_mode != "none" and config["FEDERATION_MODE"] != "secure":
+        raise ValueError("PRIVACY=%s needs the secure mode (FEDERATION_MODE=secure): the "
+                         "noisy class sums are only ever seen summed" % privacy_mode)
     enrollment.check_enrollment(config["ENROLLMENT"])
     if not 0 < float(config["SECURE_MAX_INVITE_SHARE"]) <= 1:
         raise ValueError("SECURE_MAX_INVITE_SHARE must be in (0, 1]")
@@ -184,7 +193,7 @@ def settings_from(config):
                     clock=config["CLOCK"], mode=config["FEDERATION_MODE"],
                     secure_min_cohort=int(config["SECURE_MIN_COHORT"]),
                     weight_cap=int(config["SECURE_WEIGHT_CAP"]),
-                    privacy={"mode": config["PRIVACY"],
+                    privacy={"mode": privacy_mode,
                              "target_epsilon": float(config["TARGET_EPSILON"]),
                              "delta": float(config["TARGET_DELTA"]),
                              "planned_rounds": int(config["DP_PLANNED_ROUNDS"]),

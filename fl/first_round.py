@@ -6,6 +6,9 @@ and bias k = (their examples of label k) / n, n their examples. The configured a
 combines them like any deltas; for FedAvg (weighted by n) row k / bias k is then exactly the
 class mean m_k of the union, and the first head is the page's prototype initialisation of it
 (``tinybert_core.train.prototype_init``): row k = scale * m_k, bias k = -scale * |m_k|^2 / 2.
+
+A private federation's first round sends noisy class sums instead
+(``tinybert_core.private_prototype``), and its head is ``direction_head`` of their total.
 """
 import numpy as np
 
@@ -42,4 +45,25 @@ def prototype_head(statistics, rows, cols, scale=PROTOTYPE_SCALE):
             mean = mean / length
         weights[k] = scale * mean
         bias[k] = -0.5 * scale * float(mean @ mean)
+    return np.concatenate([weights.ravel(), bias])
+
+
+def direction_head(sums, rows, cols, scale=PROTOTYPE_SCALE):
+    """The flat head of (noisy) class ``sums`` (rows * cols weights row-major, any values
+    after them ignored): row k = scale * sum k / |sum k|, bias 0, as
+    ``tinybert_core.private_prototype.direction_head``; a zero or non-finite row gives a zero
+    row with bias ``-2 * scale``."""
+    sums = np.asarray(sums, dtype=np.float64)
+    if sums.shape[0] < rows * cols:
+        raise ValueError("class sums must hold at least %d values, got %s"
+                         % (rows * cols, sums.shape))
+    matrix = sums[:rows * cols].reshape(rows, cols)
+    weights = np.zeros((rows, cols))
+    bias = np.zeros(rows)
+    for k in range(rows):
+        length = float(np.linalg.norm(matrix[k]))
+        if not (np.isfinite(length) and length > 0):
+            bias[k] = -2.0 * scale
+            continue
+        weights[k] = scale * matrix[k] / length
     return np.concatenate([weights.ravel(), bias])

@@ -82,8 +82,8 @@ def ensure_federation(conn, spec, settings):
                          % (spec["name"], mode, ", ".join(MODES)))
     privacy = client_privacy.resolve(spec.get("privacy"), settings.privacy)
     if privacy is not None and mode != "secure":
-        raise ValueError("federation %r: client-level differential privacy needs the secure "
-                         "mode (the server adds the noise to the unmasked sum)" % spec["name"])
+        raise ValueError("federation %r: differential privacy needs the secure mode (the "
+                         "noisy class sums are only ever seen summed)" % spec["name"])
     stored_privacy = client_privacy.encode(privacy)
     joining = enrollment.check_enrollment(spec.get("enrollment", settings.enrollment))
     with writing(conn):

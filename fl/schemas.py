@@ -65,13 +65,17 @@ class Federation(BaseModel):
 
 
 class Privacy(BaseModel):
-    mode: Literal["none", "client"] = Field(
-        description="client: client-level differential privacy (DP-FedAvg: each member's"
-                    " clipped update counts once, Gaussian noise on the sum); none: no DP")
+    mode: Literal["none", "client", "example"] = Field(
+        description="client: client-level differential privacy (each member counts once, the"
+                    " server adds Gaussian noise to the sum); example: example-level (each"
+                    " browser adds the noise to its own class sums, one release); none: no DP."
+                    " Round 1 of both publishes the head of the noisy class sums")
     epsilon: float | None = Field(description="epsilon spent so far at delta (dp-accounting,"
                                               " RDP), from the federation's ledger")
     delta: float | None
-    noise_multiplier: float | None = Field(description="z: noise std = z x clip on the sum")
+    noise_multiplier: float | None = Field(description="z: noise std = z x the bound (round 1:"
+                                                       " 1; later: clip) on the sum, or in"
+                                                       " each browser (example mode)")
     clip: float
     target_epsilon: float | None
     rounds: int = Field(description="rounds published with noise")

@@ -94,6 +94,16 @@ def weight_cap(fed, settings):
     return 1 if privacy_of(fed) is not None else settings.weight_cap
 
 
+def round_clip(fed, base_version, settings):
+    """The L2 bound of one member's input to a round that starts from head ``base_version``:
+    ``settings.clip_bound``, or in a private federation's first round the bound of its class
+    sums (``client_privacy.first_round_bound``)."""
+    dp = privacy_of(fed)
+    if client_privacy.sends_class_sums(dp, base_version):
+        return client_privacy.first_round_bound(dp)
+    return settings.clip_bound
+
+
 def rules(settings, fed):
     """A secure federation's rules, as ``GET /api/federation`` shows them."""
     return {"cohort_target": cohort_target(settings),
@@ -115,6 +125,11 @@ def _budget_left(conn, fed):
     spent = ledger.multipliers(conn, fed["id"])
     if client_privacy.allows_another(dp, spent):
         return None
+    if dp["mode"] == "example":
+        return ("the federation published its private head (example-level privacy, epsilon "
+                "%.2f at delta %g for every member's examples); this mode covers that one "
+                "release, so its head stays as it is"
+                % (client_privacy.spent(spent, dp["delta"]), dp["delta"]))
     return ("the federation's privacy budget is spent: epsilon %.2f of %.2f (delta %g) after "
             "%d rounds, and one more round would exceed it; its head stays as it is"
             % (client_privacy.spent(spent, dp["delta"]), dp["target_epsilon"], dp["delta"],
@@ -193,16 +208,17 @@ def join(conn, sender, round_id, encryption_key, mask_key, settings):
         secure_store.add_member(conn, round_id, sender["id"], encryption_key, mask_key, now)
         count = len(state.ids) + 1
         if count >= cohort_target(settings):
-            _start_sharing(conn, state.live, count, weight_cap(state.fed, settings), settings,
-                           now)
+            _start_sharing(conn, state.fed, state.live, count, settings, now)
     return {"round": round_id, "members": count, "cohort_target": cohort_target(settings)}
 
 
-def _start_sharing(conn, live, count, cap, settings, now):
+def _start_sharing(conn, fed, live, count, settings, now):
     seed = secrets.randbelow(2 ** 32)
+    clip = round_clip(fed, live["base_version"], settings)
     secure_store.set_phase(conn, live["id"], phase="share", status="collecting", cohort=count,
                            graph_seed=seed, phase_deadline=now + phase_seconds(settings),
-                           scale=secagg.fixed_point_scale(count, cap, settings.clip_bound))
+                           scale=secagg.fixed_point_scale(count, weight_cap(fed, settings),
+                                                          clip))
 
 
 def post_shares(conn, sender, round_id, sealed_by_receiver, settings):
@@ -309,7 +325,7 @@ def _advance(conn, state, settings, now):
     phase = live["phase"]
     if phase == "advertise":
         if len(state.ids) >= settings.secure_min_cohort:
-            _start_sharing(conn, live, len(state.ids), weight_cap(state.fed, settings),
+            _start_sharing(conn, state.fed, live, len(state.ids),
                            settings, now)
         else:
             secure_store.set_phase(conn, rid, phase_deadline=now + settings.round_seconds)
@@ -363,12 +379,18 @@ def _finish(conn, state, settings, now):
         spent = _budget_left(conn, fed)
         if spent is not None:
             return _abort(conn, state, settings, now, spent)
-        summed = client_privacy.noised(summed, dp["noise_multiplier"], settings.clip_bound)
-        ledger.record(conn, fed["id"], rid, dp["noise_multiplier"], settings.clip_bound,
+        clip = round_clip(fed, fed["head_version"], settings)
+        if client_privacy.server_adds_noise(dp):
+            summed = client_privacy.noised(summed, dp["noise_multiplier"], clip)
+        # The example mode's browsers added N(0, z^2) to sums of sensitivity 1 each.
+        ledger.record(conn, fed["id"], rid, dp["noise_multiplier"],
+                      clip if client_privacy.server_adds_noise(dp) else 1.0,
                       len(state.masked), now)
     step = summed / float(sums["weight"])
     weights, bias = store.head(conn, fed["id"], fed["head_version"])
-    if fed["head_version"] == 0:   # the inputs were class statistics
+    if client_privacy.sends_class_sums(dp, fed["head_version"]):   # private class sums
+        new = first_round.direction_head(summed, rows, cols)
+    elif fed["head_version"] == 0:   # the inputs were class statistics
         new = first_round.prototype_head(step, rows, cols)
     else:
         new = np.concatenate([weights, bias]).astype(np.float64) + step
@@ -416,7 +438,8 @@ def state_for(conn, sender, round_id, settings):
         _refuse(NOT_MEMBER, "no round %s in this federation" % round_id, round_id)
     out = {"round": found["id"], "mode": fed["mode"], "base_version": found["base_version"],
            "cohort_target": cohort_target(settings), "min_cohort": settings.secure_min_cohort,
-           "clip": settings.clip_bound, "weight_cap": weight_cap(fed, settings),
+           "clip": round_clip(fed, found["base_version"], settings),
+           "weight_cap": weight_cap(fed, settings),
            "length": secagg.input_length(len(fed["labels"]), fed["dim"]),
            "deadline": found["phase_deadline"], "result_version": found["result_version"],
            "detail": found["detail"]}

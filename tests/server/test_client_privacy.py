@@ -1,15 +1,19 @@
-"""Client-level differential privacy of secure federations: the noise the server adds has the
-standard deviation z x C and comes from the CSPRNG; the published head is the members' mean
-plus that noise over their number; the ledger gives dp-accounting's epsilon and survives a
-restart; rounds stop when the next one would exceed the target."""
+"""Differential privacy of secure federations: the noise the server adds has the standard
+deviation z x C and comes from the CSPRNG; round 1 publishes the head of directions of the
+class sums (plus noise of z, client level; nothing added by the server, example level); later
+rounds publish the members' mean plus noise over their number; the ledger gives
+dp-accounting's epsilon and survives a restart; rounds stop when the next one would exceed the
+target, and the example level has exactly one."""
 import numpy as np
 import pytest
 
 from fl import client_privacy, create_app, ledger, privacy
 from fl.database import Database
+from fl.first_round import direction_head
 from tests.support.fl_client import Clock
 from tests.support.secure_member import SecureMember, random_inputs, run_secure_round
 from tinybert_core import codec
+from tinybert_core.private_prototype import direction_head as core_direction_head
 
 ROWS, COLS, CLIP, MEMBERS = 3, 384, 1.0, 5
 
@@ -103,6 +107,116 @@ def test_client_privacy_needs_the_secure_mode(tmp_path):
     with pytest.raises(ValueError, match="needs the secure mode"):
         create_app({"TESTING": True, "FEDERATION_MODE": "plain", "PRIVACY": "client",
                     "DATABASE_PATH": str(tmp_path / "fl.sqlite3")})
-    with pytest.raises(ValueError, match="PRIVACY must be one of"):
+    with pytest.raises(ValueError, match="PRIVACY must be one of .* or auto"):
         create_app({"TESTING": True, "PRIVACY": "sometimes",
                     "DATABASE_PATH": str(tmp_path / "fl.sqlite3")})
+
+
+def _angles(head, inputs):
+    """Per label: the angle between the published row and the row of the inputs' sum."""
+    total = sum(np.array(w) for w, _, _ in inputs).reshape(ROWS, COLS)
+    rows = head[:ROWS * COLS].reshape(ROWS, COLS)
+    return [float(np.arccos(np.clip(rows[k] @ total[k] / np.linalg.norm(rows[k])
+                                    / np.linalg.norm(total[k]), -1, 1))) for k in range(ROWS)], \
+        total
+
+
+def _class_sum_inputs(rng):
+    """Five members' class sums scaled to norm 1, weight 1 (what member_sums sends)."""
+    out = []
+    for _ in range(MEMBERS):
+        x = rng.normal(size=(ROWS, COLS)) + 3.0 * np.eye(ROWS, COLS)
+        x /= np.linalg.norm(x)
+        out.append((x.ravel().tolist(), [0.0] * ROWS, 1))
+    return out
+
+
+def test_round_1_publishes_the_directions_of_the_noisy_class_sums(database):
+    z = 0.02
+    http = make_app(database, DP_NOISE_MULTIPLIER=z, CLIP_BOUND=30.0,
+                    TARGET_EPSILON=5000.0).test_client()
+    state = http.get("/api/federation").get_json()
+    members = [SecureMember(http) for _ in range(MEMBERS)]
+    assert members[0].secure_state()["clip"] == 1.0     # the class sums' bound, not CLIP_BOUND
+    inputs = _class_sum_inputs(np.random.default_rng(4))
+    assert run_secure_round(members, inputs)["result_version"] == 1
+    version, head = head_of(http)
+    rows = head[:ROWS * COLS].reshape(ROWS, COLS)
+    assert np.allclose(np.linalg.norm(rows, axis=1), 40.0, rtol=1e-5)
+    assert np.all(head[ROWS * COLS:] == 0.0)
+    # The angle to the true sum is what noise of std z x 1 on each coordinate gives:
+    # tan(angle) ~ z sqrt(COLS - 1) / |sum row|.
+    angles, total = _angles(head, inputs)
+    for k in range(ROWS):
+        expected = z * np.sqrt(COLS - 1) / np.linalg.norm(total[k])
+        assert 0.7 * expected < np.tan(angles[k]) < 1.3 * expected, (angles, expected)
+    shown = http.get("/api/federation").get_json()["privacy"]
+    assert shown["rounds"] == 1 and state["privacy"]["mode"] == "client"
+    assert shown["epsilon"] == pytest.approx(privacy.epsilon_after_rounds([(z, 1.0)], 1e-5))
+
+
+def test_the_example_mode_adds_no_server_noise_and_allows_one_release(database):
+    http = make_app(database, PRIVACY="example", DP_NOISE_MULTIPLIER=None,
+                    DP_PLANNED_ROUNDS=10).test_client()
+    shown = http.get("/api/federation").get_json()["privacy"]
+    # One release (the planned rounds do not apply), z calibrated to epsilon 8 for it.
+    assert shown["mode"] == "example" and not shown["exhausted"]
+    assert shown["noise_multiplier"] == pytest.approx(
+        privacy.noise_for_epsilon(8.0, 1e-5, 1.0, 1), rel=1e-9)
+    members = [SecureMember(http) for _ in range(MEMBERS)]
+    assert members[0].secure_state()["clip"] == client_privacy.EXAMPLE_SUMS_BOUND
+    rng = np.random.default_rng(6)
+    inputs = [(w, b, 1) for w, b, _ in _class_sum_inputs(rng)]
+    for w, _, _ in inputs:                      # browsers' sums are not unit length
+        w[:] = (np.array(w) * rng.uniform(5, 50)).tolist()
+    assert run_secure_round(members, inputs)["result_version"] == 1
+    _, head = head_of(http)
+    angles, _ = _angles(head, inputs)
+    assert max(angles) < 1e-5                   # the sum's directions, nothing added
+    shown = http.get("/api/federation").get_json()["privacy"]
+    assert shown["rounds"] == 1 and shown["exhausted"]
+    assert shown["epsilon"] == pytest.approx(8.0, abs=1e-3)
+    round_id = members[0].secure_state()["round"]
+    answer = members[0].join(round_id)
+    assert answer.status_code == 403 and answer.get_json()["error"] == "budget_spent"
+    assert "covers that one release" in answer.get_json()["detail"]
+
+
+def test_the_direction_head_is_the_cores():
+    rng = np.random.default_rng(8)
+    sums = rng.normal(size=ROWS * COLS + ROWS)
+    sums[2 * COLS:3 * COLS] = 0.0                # a label with neither examples nor noise
+    server = direction_head(sums, ROWS, COLS)
+    core = core_direction_head(sums[:ROWS * COLS].tolist(), ROWS, COLS)
+    np.testing.assert_allclose(server, np.concatenate([core["weights"], core["bias"]]),
+                               rtol=1e-12, atol=1e-12)
+    assert list(server[ROWS * COLS:]) == [0.0, 0.0, -80.0]
+
+
+@pytest.mark.parametrize("cohort, mode", [(5, "example"), (31, "example"), (32, "client"),
+                                          (100, "client")])
+def test_auto_picks_the_mode_measured_best_for_the_cohort(tmp_path, cohort, mode):
+    app = create_app({"TESTING": True, "FEDERATION_MODE": "secure", "PRIVACY": "auto",
+                      "MIN_UPDATES": cohort, "DATABASE_PATH": str(tmp_path / "fl.sqlite3")})
+    shown = app.test_client().get("/api/federation").get_json()["privacy"]
+    assert shown["mode"] == mode and shown["target_epsilon"] == 8.0
+
+
+def test_example_privacy_turned_on_later_replaces_the_head_with_a_private_one(database):
+    http = make_app(database, PRIVACY="none").test_client()
+    members = [SecureMember(http) for _ in range(MEMBERS)]
+    rng = np.random.default_rng(9)
+    assert run_secure_round(members, random_inputs(MEMBERS, ROWS, COLS, CLIP, rng))[
+        "result_version"] == 1
+    # The operator turns example-level privacy on: the next round takes class sums again
+    # (not deltas trained from the head made without privacy) and its head replaces it.
+    http = make_app(database, PRIVACY="example", DP_NOISE_MULTIPLIER=None).test_client()
+    for m in members:
+        m.http = http
+    assert members[0].secure_state()["clip"] == client_privacy.EXAMPLE_SUMS_BOUND
+    inputs = [(w, b, 1) for w, b, _ in _class_sum_inputs(rng)]
+    assert run_secure_round(members, inputs)["result_version"] == 2
+    _, head = head_of(http)
+    angles, _ = _angles(head, inputs)
+    # The sums are short next to the example bound (1,000), so fixed point rounds them more.
+    assert max(angles) < 1e-3 and np.all(head[ROWS * COLS:] == 0.0)
