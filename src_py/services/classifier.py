@@ -2,6 +2,7 @@
 browser's storage. The page and ``window.tinybert`` both act through this class."""
 from services.errors import AppError
 from settings import DEFAULT_LABELS, MAX_LABEL_LENGTH
+from tinybert_core.dp_random import SystemRandomBytes
 from tinybert_core.evaluation import evaluate_examples
 from tinybert_core.fl_local import local_update
 from tinybert_core.head import (
@@ -18,6 +19,7 @@ from tinybert_core.head_file import (
     decode_head_file,
     encode_head_file,
 )
+from tinybert_core.private_prototype import example_sums, member_sums
 from tinybert_core.train import resolve_options, train_head
 
 
@@ -245,6 +247,23 @@ class Classifier:
         try:
             return local_update(self.head.labels, self.head.dim, data["xs"], data["ys"],
                                 weights, bias, version, options)
+        except ValueError as error:
+            raise AppError(str(error) + " Nothing was sent.")
+
+    async def private_sums(self, mode, noise_multiplier):
+        """This browser's class sums for a private federation's first round
+        (``tinybert_core.private_prototype``): ``mode`` 'client', scaled to norm 1 (the server
+        adds the noise); 'example', plus N(0, noise_multiplier^2) on every weight, drawn from
+        ``crypto.getRandomValues``. Returns ``{weights, bias, examples}``."""
+        data = await self._training_set()
+        if len(data["xs"]) == 0:
+            raise AppError("There are no examples to learn from yet: label some texts first. "
+                           + "Nothing was sent.")
+        try:
+            if mode == "client":
+                return member_sums(self.head.labels, self.head.dim, data["xs"], data["ys"])
+            return example_sums(self.head.labels, self.head.dim, data["xs"], data["ys"],
+                                noise_multiplier, SystemRandomBytes())
         except ValueError as error:
             raise AppError(str(error) + " Nothing was sent.")
 

@@ -77,7 +77,7 @@ class FederationClient:
         state = await self.state()
         self._check_labels(state, classifier.labels())
         if state.mode == "secure":
-            return await self._send_secure(classifier, options, identity)
+            return await self._send_secure(classifier, options, identity, state.privacy)
         for attempt in range(2):
             if attempt > 0:   # a round closed meanwhile: its state again
                 state = await self.state()
@@ -120,18 +120,30 @@ class FederationClient:
             self.listener(progress)
         return None
 
-    async def _send_secure(self, classifier, options, identity):
-        """One secure round: train locally on the round's base head, then join, share, mask
-        and reveal (``SecureRound``). Returns what ``send_delta`` returns, plus ``mode``,
-        ``outcome`` (aggregated / aborted), ``version`` (the head it made) and ``detail``."""
+    async def _send_secure(self, classifier, options, identity, privacy):
+        """One secure round: train locally on the round's base head (in a private federation's
+        first round: the class sums of ``tinybert_core.private_prototype``, noised here in the
+        example mode), then join, share, mask and reveal (``SecureRound``). Returns what
+        ``send_delta`` returns, plus ``mode``, ``outcome`` (aggregated / aborted), ``version``
+        (the head it made), ``detail`` and ``contribution`` (what was sent: ``delta``,
+        ``client_sums`` or ``example_sums``)."""
         sent = {}
+        uses_dp = privacy is not None and privacy.mode != "none"
 
         async def prepare(round_state):
             head = await self.global_head()
             if head.version != round_state.base_version:
                 raise AppError("The federation's head changed while joining round "
                                + str(round_state.round) + "; try again.")
-            local = await classifier.train_local(head.weights, head.bias, head.version, options)
+            # Class sums in a private federation's first round, and in every round of the
+            # example mode (fl.client_privacy.sends_class_sums).
+            if uses_dp and (head.version == 0 or privacy.mode == "example"):
+                local = await classifier.private_sums(privacy.mode, privacy.noise_multiplier)
+                sent["contribution"] = privacy.mode + "_sums"
+            else:
+                local = await classifier.train_local(head.weights, head.bias, head.version,
+                                                     options)
+                sent["contribution"] = "delta"
             delta = delta_of(local["weights"], local["bias"], head.weights, head.bias)
             norm = delta_norm(delta)
             clipped = clip_delta(delta, round_state.clip)
@@ -159,7 +171,8 @@ class FederationClient:
                              "clipped": sent["clipped"], "round": result["round"],
                              "examples": sent["examples"], "base_version": sent["base_version"],
                              "outcome": result["outcome"], "version": result["version"],
-                             "detail": result["detail"], "accepted_in_round": None,
+                             "detail": result["detail"], "contribution": sent["contribution"],
+                             "accepted_in_round": None,
                              "round_closed": True, "time": __new__(Date()).toISOString()}
         return self.last["sent"]
 

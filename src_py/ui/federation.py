@@ -8,17 +8,38 @@ def _when(iso):
 
 def _privacy_sentence(privacy):
     """What the federation's differential privacy means, with epsilon spent / target."""
-    if not privacy or privacy.mode != "client":
+    if not privacy or (privacy.mode != "client" and privacy.mode != "example"):
         return ("No differential privacy: the published head may still reveal something about "
                 + "one member's examples.")
+    spent = ("epsilon spent " + privacy.epsilon.toFixed(2) + " of "
+             + privacy.target_epsilon.toFixed(2) + " (delta " + str(privacy.delta) + ", "
+             + str(privacy.rounds) + " round" + ("" if privacy.rounds == 1 else "s")
+             + "; smaller is more private).")
+    if privacy.mode == "example":
+        text = ("Differential privacy (example level): this browser adds noise to its class "
+                + "sums before they leave it, so that the published head changes little "
+                + "whether or not any one of your examples was used; " + spent)
+        if privacy.exhausted:
+            text += " The private head is published: this mode allows no further rounds."
+        return text
     text = ("Differential privacy (client level): the server adds noise to the sum, so that "
-            + "the published heads change little whether or not you took part; epsilon spent "
-            + privacy.epsilon.toFixed(2) + " of " + privacy.target_epsilon.toFixed(2)
-            + " (delta " + str(privacy.delta) + ", " + str(privacy.rounds)
-            + " rounds; smaller is more private).")
+            + "the published heads change little whether or not you took part; " + spent)
     if privacy.exhausted:
         text += " The privacy budget is spent: no more rounds will be published."
     return text
+
+
+def _what_left(sent):
+    """What this page's secure contribution was, in words."""
+    if sent["contribution"] == "example_sums":
+        return ("its class sums with noise added here, scaled to the bound if needed, masked, "
+                + "from " + str(sent["examples"]) + " examples")
+    if sent["contribution"] == "client_sums":
+        return ("its class sums scaled to length 1, masked (the server adds the noise to the "
+                + "sum), from " + str(sent["examples"]) + " examples")
+    return ("its masked change of norm " + sent["norm"].toFixed(3)
+            + (", clipped to the server's bound" if sent["clipped"] else "") + ", from "
+            + str(sent["examples"]) + " examples")
 
 
 class FederationPanel:
@@ -83,9 +104,7 @@ class FederationPanel:
             self.sent.textContent = (
                 "Secure round " + str(sent["round"]) + " " + sent["outcome"] + ": this page "
                 + "sent " + str(sent["bytes"]) + " bytes (public keys, sealed shares for the "
-                + "others, its masked change of norm " + sent["norm"].toFixed(3)
-                + (", clipped to the server's bound" if sent["clipped"] else "") + ", from "
-                + str(sent["examples"]) + " examples). "
+                + "others, " + _what_left(sent) + "). "
                 + ("The new shared head is v" + str(sent["version"])
                    + ": Apply Aggregate to use it." if sent["outcome"] == "aggregated"
                    else "Nothing was published (" + (sent["detail"] or "too few members")

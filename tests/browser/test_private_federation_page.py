@@ -1,0 +1,118 @@
+"""A private federation end to end: five browsers with separate profiles publish the private
+prototype head through the real server, in each differential-privacy mode.
+
+Example level: each page adds N(0, z^2) to its class sums before masking; client level: each
+page scales its sums to norm 1 and the server adds the noise. Either way the published row of
+each label must point along the sum of all the pages' examples of that label, off by the angle
+that noise of that size gives (tan(angle) = noise orthogonal to the row / row length), which
+checks both the sum and that the noise was added once with the right scale. The panel says
+which mode, what left the page and the epsilon spent; the example mode refuses a second round
+in words."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fl import privacy
+from tests.support.browser import Server, open_page
+from tests.support.page_js import ADD_ALL, EMBED_ALL
+
+FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "domain_sentences.json").read_text())
+LABELS = FIXTURE["labels"]
+FEDERATION = [{"name": "default", "labels": LABELS, "dim": 384,
+               "encoder": "sentence-transformers/all-MiniLM-L6-v2", "hidden_size": 384}]
+MEMBERS = 5
+Z = 0.1              # small enough that the rows are far from random, large enough to measure
+TARGET = 100.0       # epsilon of one release at z = 0.1 is 96.1
+HEAD = """async () => {
+  const b = await window.tinybert.exportHead();
+  const n = new DataView(b.buffer).getUint32(0, true);
+  return Array.from(new Float32Array(b.slice(8 + n).buffer));
+}"""
+START = """() => { window.__sent = null; window.tinybert.sendDelta({epochs: 5}).then(
+  sent => { window.__sent = {sent}; }, error => { window.__sent = {error: String(error)}; });
+}"""
+
+
+def _finish(pages, timeout_ms=120000):
+    out = []
+    for page in pages:
+        page.wait_for_function("() => window.__sent !== null", timeout=timeout_ms, polling=200)
+        out.append(page.evaluate("() => window.__sent"))
+    return out
+
+
+def _rows(page):
+    flat = np.array(page.evaluate(HEAD))
+    k = len(LABELS)
+    return flat[k:].reshape(k, -1), flat[:k]
+
+
+@pytest.mark.parametrize("mode", ["example", "client"])
+def test_five_browsers_publish_the_private_prototype_head(browser, mode):
+    server = Server(env={"FEDERATIONS": json.dumps(FEDERATION), "FEDERATION_MODE": "secure",
+                         "MIN_UPDATES": str(MEMBERS), "SECURE_MIN_COHORT": str(MEMBERS),
+                         "ROUND_SECONDS": "24", "PRIVACY": mode, "TARGET_EPSILON": str(TARGET),
+                         "DP_NOISE_MULTIPLIER": str(Z)})
+    examples = FIXTURE["client_a"] + FIXTURE["client_b"]
+    order = np.random.default_rng(5).permutation(len(examples))
+    parts = [[examples[i] for i in order[j::MEMBERS]] for j in range(MEMBERS)]
+    pages = []
+    try:
+        for part in parts:
+            page = open_page(browser, server.url + "/")
+            page.evaluate("labels => window.tinybert.setLabels(labels)", LABELS)
+            page.evaluate(ADD_ALL, part)
+            pages.append(page)
+        before = pages[0].text_content("#fl-privacy")
+        assert ("Differential privacy (%s level)" % mode) in before, before
+        assert "epsilon spent 0.00 of 100.00" in before, before
+
+        for page in pages:
+            page.evaluate(START)
+        results = _finish(pages)
+        assert all("sent" in r for r in results), results
+        assert {r["sent"]["outcome"] for r in results} == {"aggregated"}, results
+        assert {r["sent"]["contribution"] for r in results} == {mode + "_sums"}
+
+        # Each published row against the sum of all 120 examples of its label.
+        embedded = np.array(pages[0].evaluate(EMBED_ALL, [t for t, _ in examples]))
+        sums = np.zeros((len(LABELS), 384))
+        for (_, label), x in zip(examples, embedded):
+            sums[LABELS.index(label)] += x
+        pages[0].evaluate("() => window.tinybert.applyAggregate()")
+        weights, bias = _rows(pages[0])
+        assert np.all(bias == 0) and np.allclose(np.linalg.norm(weights, axis=1), 40, rtol=1e-4)
+        for k in range(len(LABELS)):
+            cosine = weights[k] @ sums[k] / np.linalg.norm(weights[k]) / np.linalg.norm(sums[k])
+            measured = np.tan(np.arccos(min(cosine, 1.0)))
+            if mode == "example":          # five pages' noise, on sums of examples
+                expected = Z * np.sqrt(MEMBERS * 383) / np.linalg.norm(sums[k])
+            else:                          # the server's noise, on sums of norm-1 members
+                member_rows = []
+                for part in parts:
+                    idx = [examples.index(pair) for pair in part]
+                    own = np.zeros((len(LABELS), 384))
+                    for i in idx:
+                        own[LABELS.index(examples[i][1])] += embedded[i]
+                    member_rows.append(own[k] / np.linalg.norm(own))
+                expected = Z * np.sqrt(383) / np.linalg.norm(np.sum(member_rows, axis=0))
+            assert 0.6 * expected < measured < 1.5 * expected, (k, measured, expected)
+
+        spent = privacy.epsilon_after_rounds([(Z, 1.0)], 1e-5)
+        after = pages[1].text_content("#fl-privacy")
+        assert ("epsilon spent %.2f of 100.00" % spent) in after, after
+        sent = pages[1].text_content("#fl-sent")
+        assert ("noise added here" if mode == "example" else "scaled to length 1") in sent, sent
+
+        if mode == "example":   # one release: the next round is refused in words
+            pages[0].evaluate(START)
+            refused = _finish(pages[:1])[0]
+            assert "covers that one release" in refused.get("error", ""), refused
+            assert "no further rounds" in pages[0].text_content("#fl-privacy")
+    finally:
+        for page in pages:
+            if not page.is_closed():
+                page.context.close()
+        server.stop()
