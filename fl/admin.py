@@ -14,7 +14,7 @@ import time
 
 from sqlalchemy import func, select
 
-from fl import client_privacy, enrollment, ledger, rounds, store
+from fl import client_privacy, enrollment, ledger, rounds, secure_rounds, store
 from fl.tables import clients, federations, refusals, updates
 from fl.tables import rounds as rounds_table
 
@@ -228,7 +228,8 @@ def ledger_show(svc, args):
         rows = ledger.releases(conn, fed["id"])
     settings = client_privacy.decode(fed["privacy"])
     multipliers = [row["noise_multiplier"] for row in rows]
-    summary = client_privacy.describe(settings, multipliers, svc.settings.clip_bound)
+    summary = client_privacy.describe(settings, multipliers, svc.settings.clip_bound,
+                                      secure_rounds.cohort_target(svc.settings))
     if args.json:
         print(json.dumps({"federation": fed["name"], "privacy": summary, "releases": rows},
                          indent=1))

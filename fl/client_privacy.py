@@ -12,10 +12,13 @@ epsilon than DP-FedAvg over ten rounds of trained deltas.
   unmasking the sum, the server adds Gaussian noise N(0, (zC)^2) to every coordinate once (C = 1
   in round 1), from a generator seeded by the operating system's CSPRNG. Neighbouring
   federations differ by one member's whole contribution; the number of members is public.
-- ``example``: example-level DP for small cohorts. Every browser adds N(0, z^2) to its own
-  class sums of unit-length embeddings before masking (``private_prototype.example_sums``), so
-  what leaves the page is already private for each of its examples (sensitivity 1); the server
-  adds nothing. There is one release: later rounds would train on the examples again, which
+- ``example``: example-level DP for small cohorts. Every browser adds Gaussian noise to its
+  own class sums of unit-length embeddings before masking (sensitivity 1 per example); the
+  server adds nothing. ``noise``: ``distributed`` (the default), each of a round's n members
+  adds N(0, z^2 / t), t = ``secagg.threshold(n)``, and the unmasked sum of at least t members
+  carries noise of at least z (``private_prototype.member_noise_std``); or ``local``, each
+  adds N(0, z^2), so that what leaves the page is private on its own, at the cost of
+  sqrt(n) times the noise in the sum. There is one release: later rounds would train on the examples again, which
   this mode does not cover, so the federation's head stays the private prototype head.
 
 Every published round is a line of the federation's ledger (``privacy_ledger``: round, noise
@@ -29,13 +32,16 @@ federation.
 """
 import functools
 import json
+import math
 import secrets
 
 import numpy as np
 
 from fl import privacy
+from tinybert_core import secagg
 
 MODES = ("none", "client", "example")
+EXAMPLE_NOISE = ("distributed", "local")
 # PRIVACY=auto: the mode recommended for a cohort of this many members or more is "client",
 # below it "example". Measured at epsilon 8 (bench/results/dp_accuracy.md, worst of two sets):
 # 10 members, example level costs 23 points and client level 40; 100 members, client level
@@ -82,6 +88,10 @@ def resolve(spec, defaults):
         out[key] = spec.get(key, defaults.get(key))
     if out["mode"] == "example":
         out["planned_rounds"] = 1
+        out["noise"] = spec.get("noise", defaults.get("noise")) or "distributed"
+        if out["noise"] not in EXAMPLE_NOISE:
+            raise ValueError("the example mode's noise must be one of %s, not %r"
+                             % (", ".join(EXAMPLE_NOISE), out["noise"]))
     out["target_epsilon"] = float(out["target_epsilon"])
     out["delta"] = float(out["delta"])
     out["planned_rounds"] = int(out["planned_rounds"])
@@ -151,12 +161,37 @@ def server_adds_noise(settings):
     return settings["mode"] == "client"
 
 
-def describe(settings, multipliers, clip):
-    """What ``GET /api/federation`` says about a federation's privacy."""
+def noise_of(settings):
+    """Who adds the noise: ``server``, ``distributed`` or ``local`` (None without DP)."""
     if settings is None:
-        return {"mode": "none", "epsilon": None, "delta": None, "noise_multiplier": None,
-                "clip": clip, "target_epsilon": None, "rounds": 0, "exhausted": False}
-    return {"mode": settings["mode"], "epsilon": spent(multipliers, settings["delta"]),
+        return None
+    return "server" if settings["mode"] == "client" else settings.get("noise", "distributed")
+
+
+def member_noise_multiplier(settings, cohort):
+    """The noise multiplier of what one member of a round of ``cohort`` sends, on its own:
+    z for local noise, z / sqrt(threshold(cohort)) for distributed noise; None when the
+    server adds the noise (what a member sends then carries none)."""
+    noise = noise_of(settings)
+    if noise == "local":
+        return settings["noise_multiplier"]
+    if noise == "distributed":
+        return settings["noise_multiplier"] / math.sqrt(secagg.threshold(cohort))
+    return None
+
+
+def describe(settings, multipliers, clip, cohort):
+    """What ``GET /api/federation`` says about a federation's privacy; ``cohort``: the members
+    a round starts with (for what one member's input carries on its own)."""
+    if settings is None:
+        return {"mode": "none", "noise": None, "epsilon": None, "delta": None,
+                "noise_multiplier": None, "clip": clip, "target_epsilon": None, "rounds": 0,
+                "exhausted": False, "member_noise_multiplier": None, "member_epsilon": None}
+    member = member_noise_multiplier(settings, cohort)
+    return {"mode": settings["mode"], "noise": noise_of(settings),
+            "epsilon": spent(multipliers, settings["delta"]),
             "delta": settings["delta"], "noise_multiplier": settings["noise_multiplier"],
             "clip": clip, "target_epsilon": settings["target_epsilon"],
-            "rounds": len(multipliers), "exhausted": not allows_another(settings, multipliers)}
+            "rounds": len(multipliers), "exhausted": not allows_another(settings, multipliers),
+            "member_noise_multiplier": member,
+            "member_epsilon": None if member is None else spent([member], settings["delta"])}

@@ -30,7 +30,8 @@ Keys (``app.config``; the same names as environment variables for ``python -m fl
   and the server adds Gaussian noise of ``DP_NOISE_MULTIPLIER`` x the bound to the sum (round
   1: sums scaled to norm 1; later rounds: DP-FedAvg of deltas clipped to ``CLIP_BOUND``).
   ``example``: example-level DP, each browser adds the noise to its own class sums; one
-  release. Without a multiplier, the smallest one that spends ``TARGET_EPSILON`` (8) at
+  release; ``DP_EXAMPLE_NOISE`` (``distributed``): each member adds its share, the sum of a
+  round's survivors carries the full noise, or ``local``: each adds all of it. Without a multiplier, the smallest one that spends ``TARGET_EPSILON`` (8) at
   ``TARGET_DELTA`` (1e-5) in ``DP_PLANNED_ROUNDS`` (1; the example mode always 1) rounds.
   Rounds stop once the next one would take epsilon above the target. ``auto`` (what
   ``make run`` sets): the mode measured best for the cohort, ``example`` below
@@ -103,6 +104,7 @@ DEFAULTS = {
     "TARGET_DELTA": 1e-5,
     "DP_PLANNED_ROUNDS": 1,
     "DP_NOISE_MULTIPLIER": None,
+    "DP_EXAMPLE_NOISE": "distributed",
     "ENROLLMENT": "open",
     "RATE_LIMIT": True,
     "RATE_LIMIT_WINDOW": 60.0,
@@ -128,6 +130,7 @@ _PARSERS = {"MIN_UPDATES": int, "ROUND_SECONDS": float, "TRIM_RATIO": float,
             "FEDERATION_MODE": str.lower, "SECURE_MIN_COHORT": int, "SECURE_WEIGHT_CAP": int,
             "PRIVACY": str.lower, "TARGET_EPSILON": float, "TARGET_DELTA": float,
             "DP_PLANNED_ROUNDS": int, "DP_NOISE_MULTIPLIER": float,
+            "DP_EXAMPLE_NOISE": str.lower,
             "ENROLLMENT": str.lower, "SECURE_MAX_INVITE_SHARE": float,
             "RATE_LIMIT": _switch, "RATE_LIMIT_WINDOW": float, "RATE_LIMIT_TOKEN": int,
             "RATE_LIMIT_ADDRESS": int, "RATE_LIMIT_REGISTER": int,
@@ -197,7 +200,8 @@ def settings_from(config):
                              "target_epsilon": float(config["TARGET_EPSILON"]),
                              "delta": float(config["TARGET_DELTA"]),
                              "planned_rounds": int(config["DP_PLANNED_ROUNDS"]),
-                             "noise_multiplier": config["DP_NOISE_MULTIPLIER"]},
+                             "noise_multiplier": config["DP_NOISE_MULTIPLIER"],
+                             "noise": config["DP_EXAMPLE_NOISE"]},
                     enrollment=config["ENROLLMENT"],
                     max_invite_share=float(config["SECURE_MAX_INVITE_SHARE"]))
 

@@ -80,6 +80,15 @@ class Privacy(BaseModel):
     target_epsilon: float | None
     rounds: int = Field(description="rounds published with noise")
     exhausted: bool = Field(description="one more round would exceed the target: rounds stop")
+    noise: Literal["server", "distributed", "local"] | None = Field(
+        description="who adds the noise: the server (client mode), every member its share of"
+                    " it (distributed) or all of it (local)")
+    member_noise_multiplier: float | None = Field(
+        description="the noise multiplier of one member's input on its own (z / sqrt(t) for"
+                    " distributed noise, t the round's threshold; z for local); null when the"
+                    " server adds the noise")
+    member_epsilon: float | None = Field(
+        description="epsilon of one member's input on its own, were its masking broken")
 
 
 class UpdateAccepted(BaseModel):

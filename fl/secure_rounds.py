@@ -114,7 +114,7 @@ def rules(settings, fed):
 def privacy_state(conn, fed, settings):
     """The federation's privacy as ``GET /api/federation`` shows it."""
     return client_privacy.describe(privacy_of(fed), ledger.multipliers(conn, fed["id"]),
-                                   settings.clip_bound)
+                                   settings.clip_bound, cohort_target(settings))
 
 
 def _budget_left(conn, fed):

@@ -138,7 +138,9 @@ class FederationClient:
             # Class sums in a private federation's first round, and in every round of the
             # example mode (fl.client_privacy.sends_class_sums).
             if uses_dp and (head.version == 0 or privacy.mode == "example"):
-                local = await classifier.private_sums(privacy.mode, privacy.noise_multiplier)
+                # Distributed noise is added when the cohort is known (SecureRound).
+                local = await classifier.private_sums(
+                    privacy.mode, privacy.noise_multiplier if privacy.noise == "local" else 0.0)
                 sent["contribution"] = privacy.mode + "_sums"
             else:
                 local = await classifier.train_local(head.weights, head.bias, head.version,
@@ -156,7 +158,10 @@ class FederationClient:
             weight = local["examples"]
             if weight > round_state.weight_cap:
                 weight = round_state.weight_cap
-            return {"weights": clipped["weights"], "bias": clipped["bias"], "weight": weight}
+            update = {"weights": clipped["weights"], "bias": clipped["bias"], "weight": weight}
+            if uses_dp and privacy.noise == "distributed" and sent["contribution"] != "delta":
+                update["distributed_noise"] = privacy.noise_multiplier
+            return update
 
         try:
             result = await SecureRound(self.federation, identity,

@@ -28,6 +28,7 @@ from services.webcrypto import (
 from settings import SECURE_JOIN_WAIT_MS, SECURE_POLL_MS
 from tinybert_core import secagg, shamir
 from tinybert_core.binary import base64_decode, base64_encode
+from tinybert_core.private_prototype import with_member_noise
 
 DONE = ["aggregated", "aborted"]
 
@@ -188,6 +189,9 @@ class SecureRound:
         if state.scale != expected:
             raise AppError("The server announced a fixed-point scale that does not fit the "
                            + "cohort; nothing was sent.")
+        if "distributed_noise" in update:
+            update = with_member_noise(update, update["distributed_noise"], len(state.members),
+                                       state.clip)
         n = len(update["weights"]) + len(update["bias"])
         words = secagg.encode_input(update["weights"], update["bias"], update["weight"],
                                     state.scale, state.clip, state.weight_cap,

@@ -14,6 +14,13 @@ is released):
   label, plus N(0, std^2) on every weight. Adding or removing one example changes one row by
   a vector of length at most 1, so the sensitivity is 1 and std = z gives the Gaussian
   mechanism with noise multiplier z for each example.
+- *example level, distributed* (``member_noise_std``): the same, but each of a secure round's
+  n members adds only N(0, z^2 / t), t = ``secagg.threshold(n)``: the server unmasks nothing
+  but the sum of at least t members' inputs (fewer and the round aborts), whose noise has
+  variance at least z^2 (Kairouz, Liu & Steinke, ICML 2021, with Gaussian instead of discrete
+  noise). What one page sends is then private on its own only at z / sqrt(t); the guarantee of
+  z rests on the masking. Measured: TREC-6, 10 browsers, epsilon 8: 61.9 % instead of 47.3 %
+  with the full noise in every page.
 - *client level* (``member_sums``): the same sums scaled to total L2 norm 1 (no noise in the
   browser: the server adds N(0, z^2) to the sum of all members once). Adding or removing a
   member changes the sum by at most 1. Scaling every member to norm 1, rather than dividing by
@@ -29,8 +36,10 @@ bias).
 from math import sqrt
 
 from tinybert_core.arrays import zeros
-from tinybert_core.dp_random import RandomStream, next_normal
+from tinybert_core.delta import clip_delta
+from tinybert_core.dp_random import RandomStream, SystemRandomBytes, next_normal
 from tinybert_core.head import LinearHead
+from tinybert_core.secagg import threshold
 from tinybert_core.train import count_examples
 
 # tinybert_core.train's prototype scale: the logits of the head a page builds from its examples.
@@ -83,11 +92,30 @@ def example_sums(labels, dim, xs, ys, noise_std, random_source):
                          + "0 (the federation's noise multiplier).")
     count_examples(LinearHead(labels, dim), xs, ys)
     sums = class_sums(xs, ys, len(labels), dim)
-    if noise_std > 0:
-        stream = RandomStream(random_source)
-        for i in range(len(sums)):
-            sums[i] += noise_std * next_normal(stream)
-    return {"weights": sums, "bias": zeros(len(labels)), "examples": len(xs)}
+    return {"weights": add_noise(sums, noise_std, random_source), "bias": zeros(len(labels)),
+            "examples": len(xs)}
+
+
+def add_noise(values, noise_std, random_source):
+    """``values`` plus N(0, ``noise_std``^2) on each, drawn from ``random_source`` in order (a
+    new array; ``values`` itself when noise_std is 0)."""
+    if not (noise_std >= 0 and noise_std - noise_std == 0):
+        raise ValueError("The noise's standard deviation must be a finite number of at least "
+                         + "0 (the federation's noise multiplier).")
+    if noise_std == 0:
+        return values
+    stream = RandomStream(random_source)
+    out = zeros(len(values))
+    for i in range(len(values)):
+        out[i] = values[i] + noise_std * next_normal(stream)
+    return out
+
+
+def member_noise_std(noise_multiplier, cohort):
+    """The standard deviation of one member's share of distributed noise of multiplier z in
+    a secure round of ``cohort`` members: z / sqrt(threshold(cohort)), so that the sum of
+    any threshold(cohort) members' noise has standard deviation at least z."""
+    return noise_multiplier / sqrt(threshold(cohort))
 
 
 def direction_head(sums, n_labels, dim, scale=DIRECTION_SCALE):
@@ -105,3 +133,16 @@ def direction_head(sums, n_labels, dim, scale=DIRECTION_SCALE):
         for j in range(dim):
             weights[start + j] = scale * sums[start + j] / length
     return {"weights": weights, "bias": bias}
+
+
+def with_member_noise(update, noise_multiplier, cohort, bound, random_source=None):
+    """A secure round's input ``update`` (``{"weights", "bias", "weight"}``: class sums
+    without noise) with this member's share of distributed noise added to its weights
+    (``member_noise_std``), then clipped to ``bound`` (post-processing: the privacy does not
+    depend on it). ``random_source``: the runtime's cryptographic generator unless given."""
+    source = random_source
+    if source is None:
+        source = SystemRandomBytes()
+    noisy = add_noise(update["weights"], member_noise_std(noise_multiplier, cohort), source)
+    clipped = clip_delta({"weights": noisy, "bias": update["bias"]}, bound)
+    return {"weights": clipped["weights"], "bias": clipped["bias"], "weight": update["weight"]}

@@ -15,10 +15,19 @@ def _privacy_sentence(privacy):
              + privacy.target_epsilon.toFixed(2) + " (delta " + str(privacy.delta) + ", "
              + str(privacy.rounds) + " round" + ("" if privacy.rounds == 1 else "s")
              + "; smaller is more private).")
+    if privacy.mode == "example" and privacy.noise == "local":
+        text = ("Differential privacy (example level): this browser adds all the noise to its "
+                + "class sums before they leave it, so that what it sends, and the published "
+                + "head, change little whether or not any one of your examples was used; "
+                + spent)
+    elif privacy.mode == "example":
+        text = ("Differential privacy (example level): this browser adds its share of the "
+                + "noise to its class sums before masking them; the sum the server unmasks "
+                + "carries all of it, so that the published head changes little whether or "
+                + "not any one of your examples was used; " + spent
+                + " What this browser sends would be at epsilon "
+                + privacy.member_epsilon.toFixed(1) + " on its own, if its masking failed.")
     if privacy.mode == "example":
-        text = ("Differential privacy (example level): this browser adds noise to its class "
-                + "sums before they leave it, so that the published head changes little "
-                + "whether or not any one of your examples was used; " + spent)
         if privacy.exhausted:
             text += " The private head is published: this mode allows no further rounds."
         return text
@@ -32,8 +41,8 @@ def _privacy_sentence(privacy):
 def _what_left(sent):
     """What this page's secure contribution was, in words."""
     if sent["contribution"] == "example_sums":
-        return ("its class sums with noise added here, scaled to the bound if needed, masked, "
-                + "from " + str(sent["examples"]) + " examples")
+        return ("its class sums with noise added here, masked, from " + str(sent["examples"])
+                + " examples")
     if sent["contribution"] == "client_sums":
         return ("its class sums scaled to length 1, masked (the server adds the noise to the "
                 + "sum), from " + str(sent["examples"]) + " examples")

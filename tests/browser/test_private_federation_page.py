@@ -1,8 +1,9 @@
 """A private federation end to end: five browsers with separate profiles publish the private
 prototype head through the real server, in each differential-privacy mode.
 
-Example level: each page adds N(0, z^2) to its class sums before masking; client level: each
-page scales its sums to norm 1 and the server adds the noise. Either way the published row of
+Example level with distributed noise (the default): each of the n pages adds N(0, z^2 / t),
+t = n - floor(n / 3), to its class sums before masking; with local noise, N(0, z^2); client
+level: each page scales its sums to norm 1 and the server adds the noise. Either way the published row of
 each label must point along the sum of all the pages' examples of that label, off by the angle
 that noise of that size gives (tan(angle) = noise orthogonal to the row / row length), which
 checks both the sum and that the noise was added once with the right scale. The panel says
@@ -49,12 +50,14 @@ def _rows(page):
     return flat[k:].reshape(k, -1), flat[:k]
 
 
-@pytest.mark.parametrize("mode", ["example", "client"])
-def test_five_browsers_publish_the_private_prototype_head(browser, mode):
+@pytest.mark.parametrize("mode, noise", [("example", "distributed"), ("example", "local"),
+                                         ("client", "server")])
+def test_five_browsers_publish_the_private_prototype_head(browser, mode, noise):
     server = Server(env={"FEDERATIONS": json.dumps(FEDERATION), "FEDERATION_MODE": "secure",
                          "MIN_UPDATES": str(MEMBERS), "SECURE_MIN_COHORT": str(MEMBERS),
                          "ROUND_SECONDS": "24", "PRIVACY": mode, "TARGET_EPSILON": str(TARGET),
-                         "DP_NOISE_MULTIPLIER": str(Z)})
+                         "DP_NOISE_MULTIPLIER": str(Z),
+                         "DP_EXAMPLE_NOISE": "local" if noise == "local" else "distributed"})
     examples = FIXTURE["client_a"] + FIXTURE["client_b"]
     order = np.random.default_rng(5).permutation(len(examples))
     parts = [[examples[i] for i in order[j::MEMBERS]] for j in range(MEMBERS)]
@@ -87,8 +90,10 @@ def test_five_browsers_publish_the_private_prototype_head(browser, mode):
         for k in range(len(LABELS)):
             cosine = weights[k] @ sums[k] / np.linalg.norm(weights[k]) / np.linalg.norm(sums[k])
             measured = np.tan(np.arccos(min(cosine, 1.0)))
-            if mode == "example":          # five pages' noise, on sums of examples
+            if noise == "local":           # five pages' noise, on sums of examples
                 expected = Z * np.sqrt(MEMBERS * 383) / np.linalg.norm(sums[k])
+            elif noise == "distributed":   # five shares of z^2 / 4 each
+                expected = Z * np.sqrt(MEMBERS / 4 * 383) / np.linalg.norm(sums[k])
             else:                          # the server's noise, on sums of norm-1 members
                 member_rows = []
                 for part in parts:
@@ -105,6 +110,9 @@ def test_five_browsers_publish_the_private_prototype_head(browser, mode):
         assert ("epsilon spent %.2f of 100.00" % spent) in after, after
         sent = pages[1].text_content("#fl-sent")
         assert ("noise added here" if mode == "example" else "scaled to length 1") in sent, sent
+        if noise == "distributed":        # what one page's input would carry on its own
+            alone = privacy.epsilon_after_rounds([(Z / 2, 1.0)], 1e-5)
+            assert ("would be at epsilon %.1f on its own" % alone) in after, after
 
         if mode == "example":   # one release: the next round is refused in words
             pages[0].evaluate(START)

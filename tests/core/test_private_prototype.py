@@ -70,3 +70,19 @@ def test_refusals_name_the_problem():
         example_sums(LABELS, DIM, XS.tolist(), YS, 1.0, None)
     with pytest.raises(ValueError, match='label index 3'):
         member_sums(LABELS, DIM, XS[:2].tolist(), [0, 3])
+
+
+def test_a_members_share_of_distributed_noise_sums_to_the_full_noise():
+    from tinybert_core.private_prototype import member_noise_std, with_member_noise
+    from tinybert_core.secagg import threshold
+    z = 2.0
+    assert member_noise_std(z, 5) == z / np.sqrt(threshold(5)) == 1.0   # t = 4 of 5
+    assert member_noise_std(z, 100) == pytest.approx(z / np.sqrt(67))
+    update = {'weights': [0.0] * 600, 'bias': [0.0, 0.0], 'weight': 1}
+    # Four members' shares (the fewest whose sum the server can unmask) add up to std z.
+    total = sum(np.array(with_member_noise(update, z, 5, 1e6, InsecureSeededBytes(s))['weights'])
+                for s in range(4))
+    assert abs(total.std(ddof=1) - z) < 0.15 * z
+    noisy = with_member_noise(update, z, 5, 3.0, InsecureSeededBytes(9))
+    assert np.linalg.norm(noisy['weights']) == pytest.approx(3.0)      # clipped to the bound
+    assert noisy['weight'] == 1 and list(noisy['bias']) == [0.0, 0.0]

@@ -76,3 +76,14 @@ def test_refusals_have_identical_messages():
              [LABELS, DIM, XS[:2], [0, 3], 0.0, None], [LABELS, DIM, [], [], 0.0, None]]
     py, js = both('example_sums', cases)
     assert [r['__error__']['message'] for r in py] == [r['__error__']['message'] for r in js]
+
+
+def test_a_members_share_of_distributed_noise_is_bit_identical():
+    from tinybert_core.private_prototype import with_member_noise
+    update = {'weights': XS[0] * 3, 'bias': [0.0, 0.0, 0.0], 'weight': 1}
+    js = node("""
+const r = pp.with_member_noise(input.update, 1.3, 7, 2.5, new rng.InsecureSeededBytes(4));
+console.log(JSON.stringify({weights: plain(r.weights), bias: plain(r.bias), weight: r.weight}));
+""", {'update': update})
+    ref = with_member_noise(update, 1.3, 7, 2.5, InsecureSeededBytes(4))
+    assert js['weights'] == list(ref['weights']) and js['weight'] == 1

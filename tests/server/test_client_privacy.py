@@ -220,3 +220,22 @@ def test_example_privacy_turned_on_later_replaces_the_head_with_a_private_one(da
     angles, _ = _angles(head, inputs)
     # The sums are short next to the example bound (1,000), so fixed point rounds them more.
     assert max(angles) < 1e-3 and np.all(head[ROWS * COLS:] == 0.0)
+
+
+@pytest.mark.parametrize("spec, noise, member", [
+    ({"mode": "example"}, "distributed", 0.5),          # z / sqrt(threshold(5) = 4)
+    ({"mode": "example", "noise": "local"}, "local", 1.0),
+    ({"mode": "client"}, "server", None)])
+def test_what_one_members_input_carries_on_its_own(spec, noise, member):
+    settings = client_privacy.resolve(dict(spec, noise_multiplier=1.0),
+                                      {"target_epsilon": 8, "delta": 1e-5, "planned_rounds": 1})
+    shown = client_privacy.describe(settings, [], 1.0, 5)
+    assert shown["noise"] == noise and shown["member_noise_multiplier"] == member
+    if member is None:
+        assert shown["member_epsilon"] is None
+    else:
+        assert shown["member_epsilon"] == pytest.approx(
+            privacy.epsilon_after_rounds([(member, 1.0)], 1e-5))
+    with pytest.raises(ValueError, match="noise must be one of distributed, local"):
+        client_privacy.resolve({"mode": "example", "noise": "server"},
+                               {"target_epsilon": 8, "delta": 1e-5, "planned_rounds": 1})
