@@ -5,6 +5,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, 'bench', 'results')
 
 
+def progress_log():
+    """A ``log(text)`` that prints ``text`` with the seconds since this call, at once."""
+    import time
+    start = time.perf_counter()
+
+    def log(text):
+        print('  [%4.0f s] %s' % (time.perf_counter() - start, text), flush=True)
+
+    return log
+
+
 def load_results(name):
     """The saved ``bench/results/<name>.json``, or None when there is none yet."""
     import json

@@ -35,7 +35,10 @@ BENCHMARKS = {
     'sms_page': ('sms_page', True,
                  'SMS spam imported and trained in the page: accuracy, rows/s, file to head'),
     'secure_aggregation': ('secure_aggregation', True, 'SecAgg: server CPU, bytes, accuracy'),
-    'dp_accuracy': ('dp_accuracy', True, 'accuracy vs epsilon: client-level and example-level DP'),
+    'dp_accuracy': ('dp_accuracy', True,
+                    'accuracy vs epsilon of the private prototype head, both DP modes'),
+    'dp_rounds': ('dp_rounds', False,
+                  'accuracy vs epsilon of DP-FedAvg and DP-SGD over 10 rounds (not used)'),
     'poisoning': ('poisoning', False,
                   '10/20 % attackers (scaled, sign-flipped, label-flipped) vs each aggregator'),
 }

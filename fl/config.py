@@ -35,7 +35,7 @@ Keys (``app.config``; the same names as environment variables for ``python -m fl
   ``TARGET_DELTA`` (1e-5) in ``DP_PLANNED_ROUNDS`` (1; the example mode always 1) rounds.
   Rounds stop once the next one would take epsilon above the target. ``auto`` (what
   ``make run`` sets): the mode measured best for the cohort, ``example`` below
-  ``client_privacy.CLIENT_LEVEL_FROM`` (32) members a round, ``client`` from there.
+  ``client_privacy.CLIENT_LEVEL_FROM`` (100) members a round, ``client`` from there.
 - ``ENROLLMENT`` (``open``): the enrollment of a configured federation whose spec names
   none (a spec may give ``enrollment``): ``open``, anyone may register (the page's demo
   federation works without a code), or ``invite``, registering needs an invite code

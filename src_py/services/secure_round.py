@@ -33,6 +33,14 @@ from tinybert_core.private_prototype import with_member_noise
 DONE = ["aggregated", "aborted"]
 
 
+def _waiting_text(state):
+    """How far the cohort is, in words: members joined of those the round starts with."""
+    return ("waiting for the cohort: " + str(state.cohort_size) + " of "
+            + str(state.cohort_target) + " members have joined (the round starts with "
+            + str(state.cohort_target) + ", or with at least " + str(state.min_cohort)
+            + " when its time is up)")
+
+
 class SecureRound:
     """One membership of one secure round.
 
@@ -72,11 +80,16 @@ class SecureRound:
             "headers": auth_headers(self.token, "application/json")})
 
     async def _until(self, phases):
-        """Poll until this round's phase is one of ``phases`` or the round ended."""
+        """Poll until this round's phase is one of ``phases`` or the round ended; while the
+        round takes members, say how many joined whenever that changes."""
+        joined = -1
         while True:
             state = await self._state()
             if state.phase in phases or state.phase in DONE:
                 return state
+            if state.phase == "advertise" and state.cohort_size != joined:
+                joined = state.cohort_size
+                self._progress("advertise", joined, _waiting_text(state))
             await sleep(SECURE_POLL_MS)
 
     async def _advertised_round(self):
@@ -107,11 +120,12 @@ class SecureRound:
         self.masking = await new_ecdh_key()
         self.seed = random_bytes(secagg.SECRET_BYTES)
         sent = 0
-        await self._post("secure/join", {
+        joined = await self._post("secure/join", {
             "round": self.round,
             "encryption_key": base64_encode(await public_raw(self.encryption)),
             "mask_key": base64_encode(await public_raw(self.masking))})
-        self._progress("advertise", state.cohort_size, "joined; waiting for the cohort")
+        state.cohort_size = joined.members
+        self._progress("advertise", joined.members, "joined; " + _waiting_text(state))
         state = await self._until(["share"])
         if state.phase in DONE:
             return self._outcome(state, sent)

@@ -7,8 +7,8 @@ level: each page scales its sums to norm 1 and the server adds the noise. Either
 each label must point along the sum of all the pages' examples of that label, off by the angle
 that noise of that size gives (tan(angle) = noise orthogonal to the row / row length), which
 checks both the sum and that the noise was added once with the right scale. The panel says
-which mode, what left the page and the epsilon spent; the example mode refuses a second round
-in words."""
+how many members joined while the round waits for its cohort, which mode, what left the page
+and the epsilon spent; the example mode refuses a second round in words."""
 import json
 from pathlib import Path
 
@@ -72,7 +72,12 @@ def test_five_browsers_publish_the_private_prototype_head(browser, mode, noise):
         assert ("Differential privacy (%s level)" % mode) in before, before
         assert "epsilon spent 0.00 of 100.00" in before, before
 
-        for page in pages:
+        # Alone in the round, the first page says how far the cohort is.
+        pages[0].evaluate(START)
+        pages[0].wait_for_function(
+            "() => document.getElementById('fl-sent').textContent.includes("
+            "'1 of 5 members have joined')", timeout=30000, polling=200)
+        for page in pages[1:]:
             page.evaluate(START)
         results = _finish(pages)
         assert all("sent" in r for r in results), results

@@ -193,8 +193,8 @@ def test_the_direction_head_is_the_cores():
     assert list(server[ROWS * COLS:]) == [0.0, 0.0, -80.0]
 
 
-@pytest.mark.parametrize("cohort, mode", [(5, "example"), (31, "example"), (32, "client"),
-                                          (100, "client")])
+@pytest.mark.parametrize("cohort, mode", [(5, "example"), (99, "example"), (100, "client"),
+                                          (500, "client")])
 def test_auto_picks_the_mode_measured_best_for_the_cohort(tmp_path, cohort, mode):
     app = create_app({"TESTING": True, "FEDERATION_MODE": "secure", "PRIVACY": "auto",
                       "MIN_UPDATES": cohort, "DATABASE_PATH": str(tmp_path / "fl.sqlite3")})
