@@ -18,8 +18,9 @@ epsilon than DP-FedAvg over ten rounds of trained deltas.
   adds N(0, z^2 / t), t = ``secagg.threshold(n)``, and the unmasked sum of at least t members
   carries noise of at least z (``private_prototype.member_noise_std``); or ``local``, each
   adds N(0, z^2), so that what leaves the page is private on its own, at the cost of
-  sqrt(n) times the noise in the sum. There is one release: later rounds would train on the examples again, which
-  this mode does not cover, so the federation's head stays the private prototype head.
+  sqrt(n) times the noise in the sum. There is one release: later rounds would train on the
+  examples again, which this mode does not cover, so the federation's head stays the private
+  prototype head.
 
 Every published round is a line of the federation's ledger (``privacy_ledger``: round, noise
 multiplier z, C, members), and epsilon at ``delta`` is what dp-accounting makes of the
@@ -79,6 +80,9 @@ def resolve(spec, defaults):
         spec = defaults.get("mode", "none")
     if isinstance(spec, str):
         spec = {"mode": spec}
+    if isinstance(spec, dict) and "mode" not in spec:
+        raise ValueError("privacy given as a dict needs a mode (%s), got %r"
+                         % (", ".join(MODES), spec))
     if not isinstance(spec, dict) or spec.get("mode", "none") not in MODES:
         raise ValueError("privacy must be one of %s or a dict with a mode, not %r"
                          % (", ".join(MODES), spec))

@@ -24,18 +24,19 @@ Keys (``app.config``; the same names as environment variables for ``python -m fl
   (it starts at once with ``max(MIN_UPDATES, SECURE_MIN_COHORT)``);
   ``SECURE_WEIGHT_CAP`` (1000): a member's weight (its example count) counts at most this.
 - ``PRIVACY`` (``none``): the differential privacy of a federation whose spec names none (a
-  spec may give ``privacy``: ``none``, ``client``, ``example`` or a dict of the keys below);
-  secure federations only (``fl.client_privacy``). Both modes publish the private prototype
-  head in round 1 from noisy class sums. ``client``: client-level DP, each member counts once
-  and the server adds Gaussian noise of ``DP_NOISE_MULTIPLIER`` x the bound to the sum (round
-  1: sums scaled to norm 1; later rounds: DP-FedAvg of deltas clipped to ``CLIP_BOUND``).
-  ``example``: example-level DP, each browser adds the noise to its own class sums; one
-  release; ``DP_EXAMPLE_NOISE`` (``distributed``): each member adds its share, the sum of a
-  round's survivors carries the full noise, or ``local``: each adds all of it. Without a multiplier, the smallest one that spends ``TARGET_EPSILON`` (8) at
+  spec may give ``privacy``: ``none``, ``client``, ``example`` or a dict with a ``mode`` and
+  the keys below); secure federations only (``fl.client_privacy``). Both modes publish the
+  private prototype head in round 1 from noisy class sums. ``client``: client-level DP, each
+  member counts once and the server adds Gaussian noise of ``DP_NOISE_MULTIPLIER`` x the
+  bound to the sum (round 1: sums scaled to norm 1; later rounds: DP-FedAvg of deltas clipped
+  to ``CLIP_BOUND``). ``example``: example-level DP, each browser adds the noise to its own
+  class sums, one release; ``DP_EXAMPLE_NOISE`` (``distributed``): each member adds its
+  share and the sum of a round's survivors carries the full noise, or ``local``: each adds
+  all of it. Without a multiplier, the smallest one that spends ``TARGET_EPSILON`` (8) at
   ``TARGET_DELTA`` (1e-5) in ``DP_PLANNED_ROUNDS`` (1; the example mode always 1) rounds.
   Rounds stop once the next one would take epsilon above the target. ``auto`` (what
-  ``make run`` sets): the mode measured best for the cohort, ``example`` below
-  ``client_privacy.CLIENT_LEVEL_FROM`` (100) members a round, ``client`` from there.
+  ``make run`` sets): ``example`` below ``client_privacy.CLIENT_LEVEL_FROM`` (100) members
+  a round, ``client`` from there (``bench/results/dp_accuracy.md``).
 - ``ENROLLMENT`` (``open``): the enrollment of a configured federation whose spec names
   none (a spec may give ``enrollment``): ``open``, anyone may register (the page's demo
   federation works without a code), or ``invite``, registering needs an invite code

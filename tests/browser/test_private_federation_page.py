@@ -3,8 +3,9 @@ prototype head through the real server, in each differential-privacy mode.
 
 Example level with distributed noise (the default): each of the n pages adds N(0, z^2 / t),
 t = n - floor(n / 3), to its class sums before masking; with local noise, N(0, z^2); client
-level: each page scales its sums to norm 1 and the server adds the noise. Either way the published row of
-each label must point along the sum of all the pages' examples of that label, off by the angle
+level: each page scales its sums to norm 1 and the server adds the noise. Either way the
+published row of each label must point along the sum of all the pages' examples of that
+label, off by the angle
 that noise of that size gives (tan(angle) = noise orthogonal to the row / row length), which
 checks both the sum and that the noise was added once with the right scale. The panel says
 how many members joined while the round waits for its cohort, which mode, what left the page
