@@ -85,10 +85,20 @@ def federation_create(svc, args):
             raise OperatorError(str(exc)) from None
     print("federation %s created: %d labels x %d, mode %s, enrollment %s, privacy %s" % (
         fed["name"], len(fed["labels"]), fed["dim"], fed["mode"], fed["enrollment"],
-        "client" if fed["privacy"] else "none"))
+        _privacy_name(fed)))
     if fed["enrollment"] == "invite":
         print("members join with an invite: python -m fl invite create --federation %s"
               % fed["name"])
+
+
+def _privacy_name(fed):
+    """``none``, ``client``, or ``example`` with who adds the noise (``example/distributed``)."""
+    settings = client_privacy.decode(fed["privacy"])
+    if settings is None:
+        return "none"
+    if settings["mode"] == "example":
+        return "example/" + client_privacy.noise_of(settings)
+    return settings["mode"]
 
 
 def federation_list(svc, args):
@@ -100,7 +110,7 @@ def federation_list(svc, args):
                 clients.c.federation_id == found["id"], clients.c.revoked_at.is_(None))).scalar()
             rows.append({"name": found["name"], "mode": found["mode"],
                          "enrollment": found["enrollment"],
-                         "privacy": "client" if found["privacy"] else "none",
+                         "privacy": _privacy_name(found),
                          "labels": ",".join(found["labels"]), "dim": found["dim"],
                          "head_version": found["head_version"], "clients": int(members)})
     _show(rows, ["name", "mode", "enrollment", "privacy", "labels", "dim", "head_version",
@@ -235,11 +245,12 @@ def ledger_show(svc, args):
                          indent=1))
         return
     if settings is None:
-        print("federation %s has no client-level differential privacy" % fed["name"])
+        print("federation %s has no differential privacy" % fed["name"])
     else:
-        print("federation %s: epsilon %.4g spent of %.4g at delta %g over %d round%s; "
+        print("federation %s (%s): epsilon %.4g spent of %.4g at delta %g over %d round%s; "
               "noise multiplier %.4g; %s" % (
-                  fed["name"], summary["epsilon"], summary["target_epsilon"], summary["delta"],
+                  fed["name"], _privacy_name(fed), summary["epsilon"],
+                  summary["target_epsilon"], summary["delta"],
                   summary["rounds"], "" if summary["rounds"] == 1 else "s",
                   summary["noise_multiplier"],
                   "budget spent: rounds stop" if summary["exhausted"] else "rounds go on"))
@@ -280,8 +291,8 @@ def add_parsers(sub):
     create.add_argument("--hidden-size", type=int, dest="hidden_size")
     create.add_argument("--encoder")
     create.add_argument("--mode", choices=rounds.MODES, help="default: FEDERATION_MODE")
-    create.add_argument("--privacy", help="none, client, or JSON such as"
-                        ' \'{"target_epsilon": 4, "rounds": 20}\'')
+    create.add_argument("--privacy", help="none, client, example, or JSON such as"
+                        ' \'{"mode": "client", "target_epsilon": 4, "planned_rounds": 3}\'')
     create.add_argument("--enrollment", choices=enrollment.ENROLLMENTS, default="invite")
     command(fed, "list", "the federations", as_json=True)
 

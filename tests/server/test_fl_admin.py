@@ -89,7 +89,7 @@ def test_the_operator_makes_a_federation_invites_revokes_and_exports(tmp_path):
     assert status == 2 and "no head version 5" in err
 
     status, out, _ = fl_command(env, "ledger", "show", "--federation", "club")
-    assert status == 0 and "no client-level differential privacy" in out
+    assert status == 0 and "has no differential privacy" in out
     status, _, err = fl_command(env, "ledger", "show", "--federation", "nowhere")
     assert status == 2 and "no federation called 'nowhere'" in err
 
@@ -104,4 +104,14 @@ def test_the_ledger_shows_a_private_federation(tmp_path):
     assert shown["privacy"]["mode"] == "client" and shown["privacy"]["rounds"] == 0
     assert shown["releases"] == []
     status, out, _ = fl_command(env, "ledger", "show", "--federation", "dp")
-    assert "epsilon 0 spent of 8" in out
+    assert "dp (client): epsilon 0 spent of 8" in out
+    status, out, err = fl_command(env, "federation", "create", "small", "--labels", "a,b",
+                                  "--mode", "secure", "--privacy",
+                                  '{"mode": "example", "target_epsilon": 4}')
+    assert status == 0 and "privacy example/distributed" in out, err
+    status, out, _ = fl_command(env, "federation", "list")
+    assert "example/distributed" in out and "client" in out
+    # A dict without a mode is refused in words, not taken as no privacy.
+    status, _, err = fl_command(env, "federation", "create", "vague", "--labels", "a,b",
+                                "--mode", "secure", "--privacy", '{"target_epsilon": 4}')
+    assert status == 2 and "needs a mode" in err
