@@ -146,7 +146,10 @@ class FederationClient:
                 local = await classifier.train_local(head.weights, head.bias, head.version,
                                                      options)
                 sent["contribution"] = "delta"
-            delta = delta_of(local["weights"], local["bias"], head.weights, head.bias)
+            if sent["contribution"] == "delta":
+                delta = delta_of(local["weights"], local["bias"], head.weights, head.bias)
+            else:   # class sums are sent as they are, whatever the head was
+                delta = {"weights": local["weights"], "bias": local["bias"]}
             norm = delta_norm(delta)
             clipped = clip_delta(delta, round_state.clip)
             sent["norm"] = norm

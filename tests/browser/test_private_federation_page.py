@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fl import privacy
+from fl import create_app, privacy
 from tests.support.browser import Server, open_page
 from tests.support.page_js import ADD_ALL, EMBED_ALL
+from tests.support.secure_member import SecureMember, random_inputs, run_secure_round
 
 FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "domain_sentences.json").read_text())
 LABELS = FIXTURE["labels"]
@@ -49,6 +50,35 @@ def _rows(page):
     flat = np.array(page.evaluate(HEAD))
     k = len(LABELS)
     return flat[k:].reshape(k, -1), flat[:k]
+
+
+def _check_rows(pages, parts, examples, noise):
+    """Each published row against the sum of all 120 examples of its label: the angle that
+    noise of the mode's size gives, within x0.6-1.5."""
+    embedded = np.array(pages[0].evaluate(EMBED_ALL, [t for t, _ in examples]))
+    sums = np.zeros((len(LABELS), 384))
+    for (_, label), x in zip(examples, embedded):
+        sums[LABELS.index(label)] += x
+    pages[0].evaluate("() => window.tinybert.applyAggregate()")
+    weights, bias = _rows(pages[0])
+    assert np.all(bias == 0) and np.allclose(np.linalg.norm(weights, axis=1), 40, rtol=1e-4)
+    for k in range(len(LABELS)):
+        cosine = weights[k] @ sums[k] / np.linalg.norm(weights[k]) / np.linalg.norm(sums[k])
+        measured = np.tan(np.arccos(min(cosine, 1.0)))
+        if noise == "local":           # five pages' noise, on sums of examples
+            expected = Z * np.sqrt(MEMBERS * 383) / np.linalg.norm(sums[k])
+        elif noise == "distributed":   # five shares of z^2 / 4 each
+            expected = Z * np.sqrt(MEMBERS / 4 * 383) / np.linalg.norm(sums[k])
+        else:                          # the server's noise, on sums of norm-1 members
+            member_rows = []
+            for part in parts:
+                own = np.zeros((len(LABELS), 384))
+                for pair in part:
+                    i = examples.index(pair)
+                    own[LABELS.index(examples[i][1])] += embedded[i]
+                member_rows.append(own[k] / np.linalg.norm(own))
+            expected = Z * np.sqrt(383) / np.linalg.norm(np.sum(member_rows, axis=0))
+        assert 0.6 * expected < measured < 1.5 * expected, (k, measured, expected)
 
 
 @pytest.mark.parametrize("mode, noise", [("example", "distributed"), ("example", "local"),
@@ -85,31 +115,7 @@ def test_five_browsers_publish_the_private_prototype_head(browser, mode, noise):
         assert {r["sent"]["outcome"] for r in results} == {"aggregated"}, results
         assert {r["sent"]["contribution"] for r in results} == {mode + "_sums"}
 
-        # Each published row against the sum of all 120 examples of its label.
-        embedded = np.array(pages[0].evaluate(EMBED_ALL, [t for t, _ in examples]))
-        sums = np.zeros((len(LABELS), 384))
-        for (_, label), x in zip(examples, embedded):
-            sums[LABELS.index(label)] += x
-        pages[0].evaluate("() => window.tinybert.applyAggregate()")
-        weights, bias = _rows(pages[0])
-        assert np.all(bias == 0) and np.allclose(np.linalg.norm(weights, axis=1), 40, rtol=1e-4)
-        for k in range(len(LABELS)):
-            cosine = weights[k] @ sums[k] / np.linalg.norm(weights[k]) / np.linalg.norm(sums[k])
-            measured = np.tan(np.arccos(min(cosine, 1.0)))
-            if noise == "local":           # five pages' noise, on sums of examples
-                expected = Z * np.sqrt(MEMBERS * 383) / np.linalg.norm(sums[k])
-            elif noise == "distributed":   # five shares of z^2 / 4 each
-                expected = Z * np.sqrt(MEMBERS / 4 * 383) / np.linalg.norm(sums[k])
-            else:                          # the server's noise, on sums of norm-1 members
-                member_rows = []
-                for part in parts:
-                    idx = [examples.index(pair) for pair in part]
-                    own = np.zeros((len(LABELS), 384))
-                    for i in idx:
-                        own[LABELS.index(examples[i][1])] += embedded[i]
-                    member_rows.append(own[k] / np.linalg.norm(own))
-                expected = Z * np.sqrt(383) / np.linalg.norm(np.sum(member_rows, axis=0))
-            assert 0.6 * expected < measured < 1.5 * expected, (k, measured, expected)
+        _check_rows(pages, parts, examples, noise)
 
         spent = privacy.epsilon_after_rounds([(Z, 1.0)], 1e-5)
         after = pages[1].text_content("#fl-privacy")
@@ -129,4 +135,44 @@ def test_five_browsers_publish_the_private_prototype_head(browser, mode, noise):
         for page in pages:
             if not page.is_closed():
                 page.context.close()
+        server.stop()
+
+
+def test_example_privacy_turned_on_later_sends_class_sums_not_deltas(browser, tmp_path):
+    """A federation whose head was made without privacy (version 1, from a secure round of
+    five members in this process) is served again with example-level privacy: the pages send
+    their class sums as they are (not their difference from that head), and the head they
+    publish replaces it."""
+    path = tmp_path / "fl.sqlite3"
+    http = create_app({"TESTING": True, "FEDERATIONS": FEDERATION, "MIN_UPDATES": MEMBERS,
+                       "FEDERATION_MODE": "secure", "PRIVACY": "none",
+                       "DATABASE_PATH": str(path)}).test_client()
+    members = [SecureMember(http) for _ in range(MEMBERS)]
+    inputs = random_inputs(MEMBERS, len(LABELS), 384, 30.0, np.random.default_rng(1))
+    assert run_secure_round(members, inputs)["result_version"] == 1
+    server = Server(env={"FEDERATIONS": json.dumps(FEDERATION), "FEDERATION_MODE": "secure",
+                         "MIN_UPDATES": str(MEMBERS), "SECURE_MIN_COHORT": str(MEMBERS),
+                         "ROUND_SECONDS": "24", "PRIVACY": "example",
+                         "TARGET_EPSILON": str(TARGET), "DP_NOISE_MULTIPLIER": str(Z),
+                         "DATABASE_PATH": str(path)})
+    examples = FIXTURE["client_a"] + FIXTURE["client_b"]
+    order = np.random.default_rng(7).permutation(len(examples))
+    parts = [[examples[i] for i in order[j::MEMBERS]] for j in range(MEMBERS)]
+    pages = []
+    try:
+        for part in parts:
+            page = open_page(browser, server.url + "/")
+            page.evaluate("labels => window.tinybert.setLabels(labels)", LABELS)
+            page.evaluate(ADD_ALL, part)
+            pages.append(page)
+        for page in pages:
+            page.evaluate(START)
+        results = _finish(pages)
+        assert {r["sent"]["outcome"] for r in results} == {"aggregated"}, results
+        assert {r["sent"]["version"] for r in results} == {2}
+        assert {r["sent"]["contribution"] for r in results} == {"example_sums"}
+        _check_rows(pages, parts, examples, "distributed")
+    finally:
+        for page in pages:
+            page.context.close()
         server.stop()
