@@ -52,6 +52,31 @@ def _rows(page):
     return flat[k:].reshape(k, -1), flat[:k]
 
 
+def _private_server(**env):
+    """A secure federation of MEMBERS browsers with privacy ``env`` (strings) on top."""
+    return Server(env=dict({"FEDERATIONS": json.dumps(FEDERATION), "FEDERATION_MODE": "secure",
+                            "MIN_UPDATES": str(MEMBERS), "SECURE_MIN_COHORT": str(MEMBERS),
+                            "ROUND_SECONDS": "24", "TARGET_EPSILON": str(TARGET),
+                            "DP_NOISE_MULTIPLIER": str(Z)}, **env))
+
+
+def _split_examples(seed):
+    """The fixture's 120 examples dealt to MEMBERS parts in a seeded order."""
+    examples = FIXTURE["client_a"] + FIXTURE["client_b"]
+    order = np.random.default_rng(seed).permutation(len(examples))
+    return examples, [[examples[i] for i in order[j::MEMBERS]] for j in range(MEMBERS)]
+
+
+def _open_members(browser, server, parts, pages):
+    """One page (a profile of its own) per part, with the federation's labels and its
+    examples; appended to ``pages`` as they open, so that the caller closes them all."""
+    for part in parts:
+        page = open_page(browser, server.url + "/")
+        page.evaluate("labels => window.tinybert.setLabels(labels)", LABELS)
+        page.evaluate(ADD_ALL, part)
+        pages.append(page)
+
+
 def _check_rows(pages, parts, examples, noise):
     """Each published row against the sum of all 120 examples of its label: the angle that
     noise of the mode's size gives, within x0.6-1.5."""
@@ -84,21 +109,12 @@ def _check_rows(pages, parts, examples, noise):
 @pytest.mark.parametrize("mode, noise", [("example", "distributed"), ("example", "local"),
                                          ("client", "server")])
 def test_five_browsers_publish_the_private_prototype_head(browser, mode, noise):
-    server = Server(env={"FEDERATIONS": json.dumps(FEDERATION), "FEDERATION_MODE": "secure",
-                         "MIN_UPDATES": str(MEMBERS), "SECURE_MIN_COHORT": str(MEMBERS),
-                         "ROUND_SECONDS": "24", "PRIVACY": mode, "TARGET_EPSILON": str(TARGET),
-                         "DP_NOISE_MULTIPLIER": str(Z),
-                         "DP_EXAMPLE_NOISE": "local" if noise == "local" else "distributed"})
-    examples = FIXTURE["client_a"] + FIXTURE["client_b"]
-    order = np.random.default_rng(5).permutation(len(examples))
-    parts = [[examples[i] for i in order[j::MEMBERS]] for j in range(MEMBERS)]
+    server = _private_server(PRIVACY=mode, DP_EXAMPLE_NOISE="local" if noise == "local"
+                             else "distributed")
+    examples, parts = _split_examples(5)
     pages = []
     try:
-        for part in parts:
-            page = open_page(browser, server.url + "/")
-            page.evaluate("labels => window.tinybert.setLabels(labels)", LABELS)
-            page.evaluate(ADD_ALL, part)
-            pages.append(page)
+        _open_members(browser, server, parts, pages)
         before = pages[0].text_content("#fl-privacy")
         assert ("Differential privacy (%s level)" % mode) in before, before
         assert "epsilon spent 0.00 of 100.00" in before, before
@@ -150,21 +166,11 @@ def test_example_privacy_turned_on_later_sends_class_sums_not_deltas(browser, tm
     members = [SecureMember(http) for _ in range(MEMBERS)]
     inputs = random_inputs(MEMBERS, len(LABELS), 384, 30.0, np.random.default_rng(1))
     assert run_secure_round(members, inputs)["result_version"] == 1
-    server = Server(env={"FEDERATIONS": json.dumps(FEDERATION), "FEDERATION_MODE": "secure",
-                         "MIN_UPDATES": str(MEMBERS), "SECURE_MIN_COHORT": str(MEMBERS),
-                         "ROUND_SECONDS": "24", "PRIVACY": "example",
-                         "TARGET_EPSILON": str(TARGET), "DP_NOISE_MULTIPLIER": str(Z),
-                         "DATABASE_PATH": str(path)})
-    examples = FIXTURE["client_a"] + FIXTURE["client_b"]
-    order = np.random.default_rng(7).permutation(len(examples))
-    parts = [[examples[i] for i in order[j::MEMBERS]] for j in range(MEMBERS)]
+    server = _private_server(PRIVACY="example", DATABASE_PATH=str(path))
+    examples, parts = _split_examples(7)
     pages = []
     try:
-        for part in parts:
-            page = open_page(browser, server.url + "/")
-            page.evaluate("labels => window.tinybert.setLabels(labels)", LABELS)
-            page.evaluate(ADD_ALL, part)
-            pages.append(page)
+        _open_members(browser, server, parts, pages)
         for page in pages:
             page.evaluate(START)
         results = _finish(pages)

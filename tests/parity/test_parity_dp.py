@@ -4,12 +4,10 @@ the trained weights. Everything is built from +, -, *, /, sqrt and comparisons, 
 ``exp`` and ``ln`` of ``tinybert_core.exact_math`` (``Math.exp`` and ``Math.log`` differ from
 glibc's in the last bit for 7-10 % of inputs)."""
 import json
-import os
-import subprocess
 
 import numpy as np
 
-from tests.support.parity import is_error, run_js_many, run_py_many, transpile
+from tests.support.parity import is_error, run_js_many, run_node_script, run_py_many
 from tinybert_core import dp_random
 from tinybert_core.dp import private_sum
 from tinybert_core.head import LinearHead, head_with_weights
@@ -48,17 +46,7 @@ XS, YS = blobs(8, 3, DIM, 1.5, seed=1)          # label 'Later' has no examples
 def node(body, data):
     """Run ``body`` (JavaScript after IMPORTS; ``input`` holds ``data``) in Node next to the
     transpiled trainer; return what it printed, parsed as JSON."""
-    js_dir = os.path.dirname(transpile('tinybert_core.train'))
-    path = os.path.join(js_dir, 'dp_input_%d.json' % os.getpid())
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(data, f)
-    try:
-        proc = subprocess.run(['node', '--input-type=module', '-e', IMPORTS + body, path],
-                              capture_output=True, text=True, cwd=js_dir, timeout=300)
-    finally:
-        os.remove(path)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return run_node_script('tinybert_core.train', IMPORTS + body, data)
 
 
 def round_trip(x):

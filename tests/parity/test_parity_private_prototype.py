@@ -1,13 +1,9 @@
 """The private prototype head's pieces give the same numbers, bit for bit, in CPython and
 transpiled in Node: class sums (a too-long embedding shortened), a member's sums of norm 1, the
 example level's noisy sums from the same random bytes, the head of directions, the refusals."""
-import json
-import os
-import subprocess
-
 import numpy as np
 
-from tests.support.parity import run_js_many, run_py_many, transpile
+from tests.support.parity import run_js_many, run_node_script, run_py_many
 from tinybert_core.private_prototype import example_sums
 from tinybert_core.rng import InsecureSeededBytes
 
@@ -21,25 +17,19 @@ XS[4] = [3.0 * v for v in XS[4]]
 YS = [0, 1, 1, 0, 2, 1, 0, 0, 1, 0]
 
 
+IMPORTS = """
+import fs from 'fs';
+import * as pp from './tinybert_core.private_prototype.js';
+import * as rng from './tinybert_core.rng.js';
+const input = JSON.parse(fs.readFileSync(process.argv[1], 'utf8'));
+const plain = x => (ArrayBuffer.isView(x) ? Array.from(x) : x);
+"""
+
+
 def node(body, data):
     """Run ``body`` in Node next to the transpiled module (``pp``, with ``rng``); ``input``
     holds ``data``; returns what it printed, parsed as JSON."""
-    js_dir = os.path.dirname(transpile(MODULE))
-    path = os.path.join(js_dir, 'pp_input_%d.json' % os.getpid())
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(data, f)
-    imports = ("import fs from 'fs';\n"
-               "import * as pp from './tinybert_core.private_prototype.js';\n"
-               "import * as rng from './tinybert_core.rng.js';\n"
-               "const input = JSON.parse(fs.readFileSync(process.argv[1], 'utf8'));\n"
-               "const plain = x => (ArrayBuffer.isView(x) ? Array.from(x) : x);\n")
-    try:
-        proc = subprocess.run(['node', '--input-type=module', '-e', imports + body, path],
-                              capture_output=True, text=True, cwd=js_dir, timeout=300)
-    finally:
-        os.remove(path)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return run_node_script(MODULE, IMPORTS + body, data)
 
 
 def both(target, cases):

@@ -277,6 +277,24 @@ def run_js(module, target, args, setup=None, timeout=600):
     return run_js_many(module, target, [args], setup, timeout)[0]
 
 
+def run_node_script(module, script, data, timeout=300):
+    """Run the JavaScript ``script`` (an ES module: its own imports of the transpiled files,
+    then code) in Node next to the transpiled ``module``; ``process.argv[1]`` is a JSON file
+    holding ``data``. Returns what it printed, parsed as JSON."""
+    js_dir = os.path.dirname(transpile(module))
+    path = os.path.join(js_dir, 'script_input_%d.json' % os.getpid())
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(data, f)
+    try:
+        proc = subprocess.run([_node(), '--input-type=module', '-e', script, path],
+                              capture_output=True, text=True, cwd=js_dir, timeout=timeout)
+    finally:
+        os.remove(path)
+    if proc.returncode != 0:
+        raise ParityError('node failed (%d):\n%s' % (proc.returncode, proc.stderr))
+    return json.loads(proc.stdout)
+
+
 def import_py(module):
     """Import a browser module under CPython (a normal import: the core is an installed
     package)."""
