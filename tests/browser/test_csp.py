@@ -6,7 +6,7 @@ and the page says why it waits."""
 import pytest
 
 from tests.support.browser import Server, wait_ready
-from tests.support.page_js import TRAINING_SET, show_tab, status_after
+from tests.support.page_js import TRAINING_SET, show_tab, status_after, teach_through_the_ui
 
 # Installed before any of the page's scripts: every CSP violation the document sees.
 LISTEN = """
@@ -37,13 +37,6 @@ def watched_page(browser, url):
     return page
 
 
-def teach(page, examples):
-    for text, label in examples:
-        page.fill("#text", text)
-        page.select_option("#feedback-label", label)
-        status_after(page, "#add-example")
-
-
 def test_the_workflow_runs_under_the_policy_with_no_violation(browser, fl_server):
     page = watched_page(browser, fl_server.url + "/")
     answer = page.request.get(fl_server.url + "/")
@@ -57,7 +50,7 @@ def test_the_workflow_runs_under_the_policy_with_no_violation(browser, fl_server
     page.fill("#text", "the nightly build broke after the merge")
     page.press("#text", "Enter")
     page.wait_for_function("() => document.querySelector('#label').textContent !== '—'")
-    teach(page, TRAINING_SET)
+    teach_through_the_ui(page, TRAINING_SET)
     message, _ = status_after(page, "#train")
     assert message.startswith("Trained 5 epochs"), message
     status_after(page, "#evaluate")
@@ -67,7 +60,7 @@ def test_the_workflow_runs_under_the_policy_with_no_violation(browser, fl_server
     with page.expect_download():
         page.click("#download-csv")
     other = watched_page(browser, fl_server.url + "/")
-    teach(other, TRAINING_SET[::-1])
+    teach_through_the_ui(other, TRAINING_SET[::-1])
     for sender in (other, page):
         show_tab(sender, "federation")
         message, _ = status_after(sender, "#send-delta")
@@ -95,7 +88,7 @@ def test_a_rate_limited_request_is_waited_out_and_said(browser, fl_server):
             route.continue_()
 
     page.route("**/api/register", once)
-    teach(page, TRAINING_SET)
+    teach_through_the_ui(page, TRAINING_SET)
     seen = []
     page.expose_function("__status", lambda text: seen.append(text))
     page.evaluate("""() => new MutationObserver(() => window.__status(

@@ -9,17 +9,12 @@ import numpy as np
 import pytest
 
 from tests.support.browser import Server, open_page
-from tests.support.page_js import ADD_ALL, EMBED_ALL, show_tab, status_after
+from tests.support.page_js import ADD_ALL, EMBED_ALL, HEAD_TENSORS, show_tab, status_after
 
 FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "domain_sentences.json").read_text())
 LABELS = FIXTURE["labels"]
 FEDERATION = [{"name": "default", "labels": LABELS, "dim": 384,
                "encoder": "sentence-transformers/all-MiniLM-L6-v2", "hidden_size": 384}]
-HEAD_TENSORS = """async () => {
-  const b = await window.tinybert.exportHead();
-  const n = new DataView(b.buffer).getUint32(0, true);
-  return Array.from(new Float32Array(b.slice(8 + n).buffer));
-}"""
 
 
 def accuracy(page, embeddings, truth):

@@ -18,7 +18,7 @@ import pytest
 
 from fl import create_app, privacy
 from tests.support.browser import Server, open_page
-from tests.support.page_js import ADD_ALL, EMBED_ALL
+from tests.support.page_js import ADD_ALL, EMBED_ALL, HEAD_TENSORS
 from tests.support.secure_member import SecureMember, random_inputs, run_secure_round
 
 FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "domain_sentences.json").read_text())
@@ -28,11 +28,6 @@ FEDERATION = [{"name": "default", "labels": LABELS, "dim": 384,
 MEMBERS = 5
 Z = 0.1              # small enough that the rows are far from random, large enough to measure
 TARGET = 100.0       # epsilon of one release at z = 0.1 is 96.1
-HEAD = """async () => {
-  const b = await window.tinybert.exportHead();
-  const n = new DataView(b.buffer).getUint32(0, true);
-  return Array.from(new Float32Array(b.slice(8 + n).buffer));
-}"""
 START = """() => { window.__sent = null; window.tinybert.sendDelta({epochs: 5}).then(
   sent => { window.__sent = {sent}; }, error => { window.__sent = {error: String(error)}; });
 }"""
@@ -47,7 +42,7 @@ def _finish(pages, timeout_ms=120000):
 
 
 def _rows(page):
-    flat = np.array(page.evaluate(HEAD))
+    flat = np.array(page.evaluate(HEAD_TENSORS))
     k = len(LABELS)
     return flat[k:].reshape(k, -1), flat[:k]
 

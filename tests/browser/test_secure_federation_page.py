@@ -12,7 +12,7 @@ import numpy as np
 
 from fl.first_round import prototype_head
 from tests.support.browser import Server, open_page
-from tests.support.page_js import ADD_ALL, EMBED_ALL
+from tests.support.page_js import ADD_ALL, EMBED_ALL, HEAD_TENSORS
 from tinybert_core import codec
 from tinybert_core.fl_local import class_statistics
 
@@ -24,11 +24,6 @@ MEMBERS = 5
 # Random bytes of a few kB, read at every offset in four ways, come within |cosine| 0.25-0.3
 # of one of 120 embeddings by chance (millions of comparisons); a leaked vector is far above.
 LEAK_COSINE = 0.4
-HEAD = """async () => {
-  const b = await window.tinybert.exportHead();
-  const n = new DataView(b.buffer).getUint32(0, true);
-  return Array.from(new Float32Array(b.slice(8 + n).buffer));
-}"""
 START = """() => { window.__secure = null; window.tinybert.sendDelta({epochs: 5}).then(
   sent => { window.__secure = {sent}; }, error => { window.__secure = {error: String(error)}; });
 }"""
@@ -39,7 +34,7 @@ PROTOCOL = {("GET", "/api/federation"), ("GET", "/api/head"), ("POST", "/api/reg
 
 
 def _head_of(page):
-    flat = np.array(page.evaluate(HEAD))
+    flat = np.array(page.evaluate(HEAD_TENSORS))
     k = len(LABELS)
     return flat[k:].reshape(k, -1), flat[:k]
 

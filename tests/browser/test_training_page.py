@@ -4,6 +4,7 @@ import math
 import pytest
 
 from tests.support.page_js import (
+    HEAD_TENSORS,
     HELD_OUT,
     PREDICT_ALL,
     TRAINING_SET,
@@ -101,10 +102,7 @@ def test_nan_never_enters_the_weights(page):
     with pytest.raises(Exception, match="learning_rate"):
         page.evaluate("() => window.tinybert.train({epochs: 5, learning_rate: NaN})")
     page.evaluate("() => window.tinybert.train({epochs: 20, learning_rate: 9.9})")
-    weights = page.evaluate(
-        "async () => { const b = await window.tinybert.exportHead();"
-        " const n = new DataView(b.buffer).getUint32(0, true);"
-        " return Array.from(new Float32Array(b.slice(8 + n).buffer)); }")
+    weights = page.evaluate(HEAD_TENSORS)
     assert len(weights) == 3 + 3 * 384
     assert all(math.isfinite(w) for w in weights)
     scores = page.evaluate(PREDICT_ALL, ["anything at all"])[0]["scores"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.browser import Server, open_page, wait_ready
-from tests.support.page_js import TRAINING_SET, show_tab, status_after
+from tests.support.page_js import TRAINING_SET, show_tab, status_after, teach_through_the_ui
 
 SHOTS = Path(__file__).parents[1] / "artifacts"
 BATCH = ["the deploy script crashed with a segfault", "quarterly review meeting moved to Monday",
@@ -25,13 +25,6 @@ def fl_server():
     server = Server(env={"MIN_UPDATES": "2", "FEDERATION_MODE": "plain"})
     yield server
     server.stop()
-
-
-def teach_through_the_ui(page, examples):
-    for text, label in examples:
-        page.fill("#text", text)
-        page.select_option("#feedback-label", label)
-        status_after(page, "#add-example")
 
 
 def test_the_whole_workflow_by_clicking(browser, fl_server):

@@ -6,6 +6,9 @@ both; ``postgres_url`` for the ones about PostgreSQL alone.
 (``DATABASE_PATH`` or ``DATABASE_URL``). The PostgreSQL one is already migrated, as an
 operator's ``python -m fl db upgrade`` would have done; its tests carry the ``postgres``
 marker.
+
+``servers``: a list a test appends the server processes it starts to (objects with
+``kill()``); whatever is still running is killed at the end.
 """
 import pytest
 
@@ -17,3 +20,11 @@ def database(request, tmp_path):
     if request.param == "sqlite":
         return {"DATABASE_PATH": str(tmp_path / "fl.sqlite3")}
     return {"DATABASE_URL": migrated(request.getfixturevalue("postgres_url"))}
+
+
+@pytest.fixture()
+def servers():
+    started = []
+    yield started
+    for server in started:
+        server.kill()

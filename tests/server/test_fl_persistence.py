@@ -60,15 +60,6 @@ class Server:
             self.log.close()
 
 
-@pytest.fixture()
-def servers():
-    """Collects the servers a test starts; whatever is still running is killed at the end."""
-    started = []
-    yield started
-    for server in started:
-        server.kill()
-
-
 def test_acknowledged_updates_survive_sigkill(tmp_path, servers):
     env = {"DATABASE_PATH": str(tmp_path / "fl.sqlite3"), "MIN_UPDATES": "3",
            "DIST_DIR": str(tmp_path / "dist")}

@@ -74,14 +74,6 @@ def test_the_address_limit_and_the_switch(database):
         make_app(database, RATE_LIMIT_TOKEN=0)
 
 
-@pytest.fixture()
-def servers():
-    started = []
-    yield started
-    for server in started:
-        server.kill()
-
-
 def test_several_gunicorn_workers_share_the_limits(tmp_path, database, servers):
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     env = dict(database, RATE_LIMIT_REGISTER="10", RATE_LIMIT_TOKEN="6",

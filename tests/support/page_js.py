@@ -44,12 +44,29 @@ def predict_all(page, texts):
     return page.evaluate(PREDICT_ALL, list(texts))
 
 
+# The page's head as one flat list: its head file (safetensors: 8-byte header length, JSON
+# header, then the tensors) read past the header; bias then weights, float32.
+HEAD_TENSORS = """async () => {
+  const b = await window.tinybert.exportHead();
+  const n = new DataView(b.buffer).getUint32(0, true);
+  return Array.from(new Float32Array(b.slice(8 + n).buffer));
+}"""
+
+
 def status_after(page, click_selector):
     """Click, then wait until the status line changes; returns its text and kind."""
     before = page.get_attribute("#status", "data-seq")
     page.click(click_selector)
     page.wait_for_function("b => document.querySelector('#status').dataset.seq !== b", arg=before)
     return page.text_content("#status"), page.get_attribute("#status", "class")
+
+
+def teach_through_the_ui(page, examples):
+    """Add each ``(text, label)`` as an example by typing and clicking, as a user does."""
+    for text, label in examples:
+        page.fill("#text", text)
+        page.select_option("#feedback-label", label)
+        status_after(page, "#add-example")
 
 
 def show_tab(page, name):

@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, wait_ready
+from tests.support.page_js import HEAD_TENSORS
 
 WEBRTC_ARGS = CHROMIUM_ARGS + ["--allow-loopback-in-peer-connection"]
 
@@ -26,11 +27,6 @@ START = """([rounds, heads]) => {
     r => { window.__gossip = {done: true, result: r}; },
     e => { window.__gossip = {done: true, error: String(e && e.message || e)}; });
   return true;
-}"""
-HEAD = """async () => {
-  const b = await window.tinybert.exportHead();
-  const n = new DataView(b.buffer).getUint32(0, true);
-  return Array.from(new Float32Array(b.slice(8 + n).buffer));
 }"""
 
 
@@ -87,7 +83,7 @@ class PeerPage:
         return state["result"]
 
     def head(self, n_labels):
-        flat = np.array(self.page.evaluate(HEAD))
+        flat = np.array(self.page.evaluate(HEAD_TENSORS))
         return flat[n_labels:].reshape(n_labels, -1), flat[:n_labels]
 
     def close(self):
