@@ -210,6 +210,9 @@ class SecureState(BaseModel):
     min_cohort: int
     clip: float
     weight_cap: int
+    input: Literal["delta", "class_sums"] = Field(
+        description="what a member sends: its trained delta, or (a private federation's first"
+                    " round, every round of the example mode) its class sums")
     length: int = Field(description="words of an input")
     deadline: float | None = Field(description="when the phase ends")
     result_version: int | None

@@ -97,10 +97,10 @@ def weight_cap(fed, settings):
 def round_clip(fed, base_version, settings):
     """The L2 bound of one member's input to a round that starts from head ``base_version``:
     ``settings.clip_bound``, or in a private federation's first round the bound of its class
-    sums (``client_privacy.first_round_bound``)."""
+    sums (``client_privacy.class_sums_bound``)."""
     dp = privacy_of(fed)
     if client_privacy.sends_class_sums(dp, base_version):
-        return client_privacy.first_round_bound(dp)
+        return client_privacy.class_sums_bound(dp)
     return settings.clip_bound
 
 
@@ -379,13 +379,14 @@ def _finish(conn, state, settings, now):
         spent = _budget_left(conn, fed)
         if spent is not None:
             return _abort(conn, state, settings, now, spent)
-        clip = round_clip(fed, fed["head_version"], settings)
+        # The noise's scale: z times the round's bound when the server adds it; the example
+        # mode's browsers added N(0, z^2) to sums of sensitivity 1 each.
+        clip = 1.0
         if client_privacy.server_adds_noise(dp):
+            clip = round_clip(fed, fed["head_version"], settings)
             summed = client_privacy.noised(summed, dp["noise_multiplier"], clip)
-        # The example mode's browsers added N(0, z^2) to sums of sensitivity 1 each.
-        ledger.record(conn, fed["id"], rid, dp["noise_multiplier"],
-                      clip if client_privacy.server_adds_noise(dp) else 1.0,
-                      len(state.masked), now)
+        ledger.record(conn, fed["id"], rid, dp["noise_multiplier"], clip, len(state.masked),
+                      now)
     step = summed / float(sums["weight"])
     weights, bias = store.head(conn, fed["id"], fed["head_version"])
     if client_privacy.sends_class_sums(dp, fed["head_version"]):   # private class sums
@@ -440,6 +441,8 @@ def state_for(conn, sender, round_id, settings):
            "cohort_target": cohort_target(settings), "min_cohort": settings.secure_min_cohort,
            "clip": round_clip(fed, found["base_version"], settings),
            "weight_cap": weight_cap(fed, settings),
+           "input": "class_sums" if client_privacy.sends_class_sums(
+               privacy_of(fed), found["base_version"]) else "delta",
            "length": secagg.input_length(len(fed["labels"]), fed["dim"]),
            "deadline": found["phase_deadline"], "result_version": found["result_version"],
            "detail": found["detail"]}

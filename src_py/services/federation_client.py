@@ -128,28 +128,28 @@ class FederationClient:
         (the head it made), ``detail`` and ``contribution`` (what was sent: ``delta``,
         ``client_sums`` or ``example_sums``)."""
         sent = {}
-        uses_dp = privacy is not None and privacy.mode != "none"
 
         async def prepare(round_state):
             head = await self.global_head()
             if head.version != round_state.base_version:
                 raise AppError("The federation's head changed while joining round "
                                + str(round_state.round) + "; try again.")
-            # Class sums in a private federation's first round, and in every round of the
-            # example mode (fl.client_privacy.sends_class_sums).
-            if uses_dp and (head.version == 0 or privacy.mode == "example"):
-                # Distributed noise is added when the cohort is known (SecureRound).
+            noise = None
+            # The server says what the round takes (fl.client_privacy.sends_class_sums).
+            if round_state.input == "class_sums":
+                # Class sums are sent as they are, whatever the head was; distributed noise is
+                # added when the cohort is known (SecureRound), local noise here.
                 local = await classifier.private_sums(
                     privacy.mode, privacy.noise_multiplier if privacy.noise == "local" else 0.0)
+                delta = {"weights": local["weights"], "bias": local["bias"]}
                 sent["contribution"] = privacy.mode + "_sums"
+                if privacy.noise == "distributed":
+                    noise = privacy.noise_multiplier
             else:
                 local = await classifier.train_local(head.weights, head.bias, head.version,
                                                      options)
-                sent["contribution"] = "delta"
-            if sent["contribution"] == "delta":
                 delta = delta_of(local["weights"], local["bias"], head.weights, head.bias)
-            else:   # class sums are sent as they are, whatever the head was
-                delta = {"weights": local["weights"], "bias": local["bias"]}
+                sent["contribution"] = "delta"
             norm = delta_norm(delta)
             clipped = clip_delta(delta, round_state.clip)
             sent["norm"] = norm
@@ -162,8 +162,8 @@ class FederationClient:
             if weight > round_state.weight_cap:
                 weight = round_state.weight_cap
             update = {"weights": clipped["weights"], "bias": clipped["bias"], "weight": weight}
-            if uses_dp and privacy.noise == "distributed" and sent["contribution"] != "delta":
-                update["distributed_noise"] = privacy.noise_multiplier
+            if noise is not None:
+                update["distributed_noise"] = noise
             return update
 
         try:

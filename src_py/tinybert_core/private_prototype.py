@@ -87,9 +87,6 @@ def example_sums(labels, dim, xs, ys, noise_std, random_source):
     ``random_source`` (see tinybert_core.dp_random; one normal per weight, row-major).
     Returns ``{"weights", "bias" (zeros), "examples"}``. Raises ValueError for invalid examples,
     a negative or non-finite ``noise_std``, or a missing random source."""
-    if not (noise_std >= 0 and noise_std - noise_std == 0):
-        raise ValueError("The noise's standard deviation must be a finite number of at least "
-                         + "0 (the federation's noise multiplier).")
     count_examples(LinearHead(labels, dim), xs, ys)
     sums = class_sums(xs, ys, len(labels), dim)
     return {"weights": add_noise(sums, noise_std, random_source), "bias": zeros(len(labels)),

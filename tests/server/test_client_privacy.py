@@ -138,6 +138,7 @@ def test_round_1_publishes_the_directions_of_the_noisy_class_sums(database):
     state = http.get("/api/federation").get_json()
     members = [SecureMember(http) for _ in range(MEMBERS)]
     assert members[0].secure_state()["clip"] == 1.0     # the class sums' bound, not CLIP_BOUND
+    assert members[0].secure_state()["input"] == "class_sums"
     inputs = _class_sum_inputs(np.random.default_rng(4))
     assert run_secure_round(members, inputs)["result_version"] == 1
     version, head = head_of(http)
@@ -205,6 +206,7 @@ def test_auto_picks_the_mode_measured_best_for_the_cohort(tmp_path, cohort, mode
 def test_example_privacy_turned_on_later_replaces_the_head_with_a_private_one(database):
     http = make_app(database, PRIVACY="none").test_client()
     members = [SecureMember(http) for _ in range(MEMBERS)]
+    assert members[0].secure_state()["input"] == "delta"   # statistics, sent as a delta
     rng = np.random.default_rng(9)
     assert run_secure_round(members, random_inputs(MEMBERS, ROWS, COLS, CLIP, rng))[
         "result_version"] == 1
@@ -214,6 +216,7 @@ def test_example_privacy_turned_on_later_replaces_the_head_with_a_private_one(da
     for m in members:
         m.http = http
     assert members[0].secure_state()["clip"] == client_privacy.EXAMPLE_SUMS_BOUND
+    assert members[0].secure_state()["input"] == "class_sums"
     inputs = [(w, b, 1) for w, b, _ in _class_sum_inputs(rng)]
     assert run_secure_round(members, inputs)["result_version"] == 2
     _, head = head_of(http)
